@@ -1,0 +1,51 @@
+"""What every action is: an async callable taking the step's inputs and its context."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """Facts about the attempt being run, for actions that need them."""
+
+    run_id: str
+    step_id: str
+    index: int | None
+    """Item index when the step fans out over a list; None otherwise."""
+    attempt: int
+    """1 for the first attempt, 2 for the first retry, and so on."""
+    timeout: float | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable key of this attempt: use it to deduplicate side effects."""
+        item = "" if self.index is None else f"[{self.index}]"
+        return f"{self.run_id}:{self.step_id}{item}:{self.attempt}"
+
+
+_current: contextvars.ContextVar[StepContext] = contextvars.ContextVar("kflow_step")
+
+
+def current_step() -> StepContext:
+    """The context of the step attempt this code runs in (sync or async actions alike)."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError("current_step() called outside a kflow step") from None
+
+
+def bind_context(context: StepContext) -> contextvars.Token[StepContext]:
+    """Make `context` what `current_step()` returns in this task."""
+    return _current.set(context)
+
+
+class Action(Protocol):
+    """Runs one attempt of a step and returns its result (a dict of named values, usually)."""
+
+    async def __call__(self, inputs: Mapping[str, Any], context: StepContext) -> Any:
+        """Run once with the rendered inputs."""
+        ...

@@ -1,0 +1,58 @@
+"""The built-in actions that need no code of the user's: `sleep`, `echo` and `noop`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from kflow.actions.base import StepContext
+from kflow.actions.suggest import did_you_mean
+from kflow.errors import ErrorKind, StepFailure
+
+
+async def sleep(inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+    """Wait `seconds` (a number, or a duration like '250ms'); return {"slept": seconds}."""
+    _only(inputs, ("seconds",), "sleep")
+    seconds = _seconds(inputs.get("seconds"))
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
+
+
+async def echo(inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+    """Return the inputs unchanged, as a dict."""
+    return dict(inputs)
+
+
+async def noop(inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+    """Do nothing and return {}."""
+    return {}
+
+
+def _only(inputs: Mapping[str, Any], allowed: tuple[str, ...], action: str) -> None:
+    unknown = [name for name in inputs if name not in allowed]
+    if unknown:
+        listed = "; ".join(f"unknown input '{n}'{did_you_mean(n, allowed)}" for n in unknown)
+        raise StepFailure(
+            f"{action}: {listed}; it takes {', '.join(allowed)}", ErrorKind.VALIDATION
+        )
+
+
+def _seconds(value: object) -> float:
+    if value is None:
+        raise StepFailure(
+            "sleep needs a `seconds` input, e.g. seconds: 5 or seconds: '250ms'",
+            ErrorKind.VALIDATION,
+        )
+    if isinstance(value, str):
+        from kflow.spec.models import parse_duration  # pydantic is heavy; load it only here
+
+        try:
+            value = parse_duration(value)
+        except ValueError as exc:
+            raise StepFailure(f"sleep: `seconds`: {exc}", ErrorKind.VALIDATION) from None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise StepFailure(
+        f"sleep: `seconds` must be a number of seconds >= 0, not {value!r}", ErrorKind.VALIDATION
+    )

@@ -1,0 +1,195 @@
+"""Python callables as actions, and importing them from `module:function` references."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kflow.actions.base import StepContext, bind_context
+from kflow.actions.suggest import closest, did_you_mean
+from kflow.errors import ActionNotFound, ErrorKind, StepFailure
+
+_KEYWORDABLE = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+@dataclass(frozen=True, slots=True)
+class _Params:
+    """The keyword arguments a function accepts, worked out once so each call checks cheaply."""
+
+    accepted: frozenset[str]
+    required: tuple[str, ...]
+    positional_only: tuple[str, ...]
+    """Required positional-only parameters: keyword inputs can never fill them."""
+    any_keyword: bool
+
+    @classmethod
+    def of(cls, func: Callable[..., Any]) -> _Params | None:
+        try:
+            signature = inspect.signature(func)
+        except (TypeError, ValueError):
+            return None  # some builtins have no signature; let the call itself complain
+        params = signature.parameters.values()
+        required = [p for p in params if p.default is p.empty]
+        return cls(
+            accepted=frozenset(p.name for p in params if p.kind in _KEYWORDABLE),
+            required=tuple(p.name for p in required if p.kind in _KEYWORDABLE),
+            positional_only=tuple(p.name for p in required if p.kind is p.POSITIONAL_ONLY),
+            any_keyword=any(p.kind is p.VAR_KEYWORD for p in params),
+        )
+
+    def problems(self, given: Iterable[str]) -> list[str]:
+        names = set(given)
+        found = [f"missing required parameter '{n}'" for n in self.required if n not in names]
+        found += [f"parameter '{n}' is positional-only" for n in self.positional_only]
+        if not self.any_keyword:
+            for name in sorted(names - self.accepted):
+                hint = did_you_mean(name, self.accepted - names)
+                found.append(f"unexpected input '{name}'{hint}")
+        return found
+
+
+def callable_name(func: Callable[..., Any]) -> str:
+    """`module:qualname` of a callable, for messages."""
+    module = getattr(func, "__module__", None) or "?"
+    qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
+    return f"{module}:{qualname}"
+
+
+def is_async_callable(func: Callable[..., Any]) -> bool:
+    """Whether calling `func` returns a coroutine (async functions, methods, `async __call__`)."""
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004 - we want the method, not callable()
+    )
+
+
+class PythonAction:
+    """Runs a Python callable with the step's inputs as keyword arguments.
+
+    Async callables are awaited on the loop; sync ones run in a worker thread so they
+    cannot stall other steps. Either way `current_step()` returns the attempt's context.
+    """
+
+    def __init__(self, func: Callable[..., Any], *, name: str | None = None) -> None:
+        self.func = func
+        self.name = name or f"function '{callable_name(func)}'"
+        self._is_async = is_async_callable(func)
+        self._params = _Params.of(func)
+
+    def __repr__(self) -> str:
+        return f"PythonAction({self.name})"
+
+    async def __call__(self, inputs: Mapping[str, Any], context: StepContext) -> Any:
+        """Call the function once with `inputs` as keyword arguments."""
+        self.check_inputs(inputs)
+        token = bind_context(context)
+        try:
+            if self._is_async:
+                result = await self.func(**inputs)
+            else:
+                # to_thread copies the context, so current_step() works in the thread too.
+                result = await asyncio.to_thread(self.func, **inputs)
+            if inspect.isawaitable(result):  # a sync wrapper that returns a coroutine
+                result = await result
+            return result
+        finally:
+            token.var.reset(token)
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Raise StepFailure(validation) if the function cannot take these inputs."""
+        if self._params is None:
+            return
+        problems = self._params.problems(inputs)
+        if problems:
+            given = ", ".join(f"'{k}'" for k in inputs) or "none"
+            raise StepFailure(
+                f"{self.name} cannot be called with the step's inputs: "
+                f"{'; '.join(problems)}; inputs given: {given}",
+                ErrorKind.VALIDATION,
+            )
+
+
+def import_object(ref: str) -> object:
+    """Import the object named by `"package.module:name"` (the name may be dotted)."""
+    module_name, sep, attr_path = ref.partition(":")
+    if not sep or not module_name or not attr_path:
+        raise ActionNotFound(_malformed(ref))
+    obj: object = _import_module(module_name, ref)
+    where = module_name
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            kind = "module" if where == module_name else "object"
+            hint = did_you_mean(part, public_names(obj))
+            raise ActionNotFound(
+                f"{kind} '{where}' has no attribute '{part}'{hint} (from '{ref}')"
+            ) from None
+        where = f"{module_name}:{part}" if where == module_name else f"{where}.{part}"
+    return obj
+
+
+def import_callable(ref: str) -> Callable[..., Any]:
+    """Import the function (or other callable) named by `"package.module:function"`."""
+    obj = import_object(ref)
+    if not callable(obj):
+        raise ActionNotFound(
+            f"'{ref}' is not callable: it is a {type(obj).__name__}; "
+            "point the step at a function, e.g. 'mypkg.tasks:fetch'"
+        )
+    return obj
+
+
+def public_names(obj: object) -> list[str]:
+    """The attribute names of `obj` that do not start with an underscore."""
+    return [n for n in dir(obj) if not n.startswith("_")]
+
+
+def _malformed(ref: str) -> str:
+    module, dot, name = ref.rpartition(".")
+    hint = f" (did you mean '{module}:{name}'?)" if dot and module and name else ""
+    return (
+        f"'{ref}' is not a 'module:function' reference{hint}; "
+        "write the module, a colon and the name, e.g. 'mypkg.tasks:fetch'"
+    )
+
+
+def _import_module(name: str, ref: str) -> object:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or name
+        if name == missing or name.startswith(missing + "."):
+            raise ActionNotFound(
+                f"module '{missing}' not found (from '{ref}'){_module_hint(missing)}; "
+                "check the spelling, that its package is installed, and that its directory "
+                "is on the Python path (`[python] paths` in kflow.toml)"
+            ) from None
+        # The module exists but one of its own imports does not.
+        raise ActionNotFound(
+            f"module '{name}' could not be imported (from '{ref}'): it imports "
+            f"'{missing}', which is not installed"
+        ) from exc
+    except Exception as exc:
+        raise ActionNotFound(
+            f"module '{name}' failed to import (from '{ref}'): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _module_hint(missing: str) -> str:
+    """Did-you-mean over the sibling modules of a module that was not found."""
+    parent, _, leaf = missing.rpartition(".")
+    try:
+        path = getattr(importlib.import_module(parent), "__path__", None) if parent else None
+    except Exception:  # a hint must never replace the real error
+        return ""
+    if parent and path is None:
+        return ""
+    match = closest(leaf, (m.name for m in pkgutil.iter_modules(path)))
+    if match is None:
+        return ""
+    return f" (did you mean '{parent}.{match}'?)" if parent else f" (did you mean '{match}'?)"

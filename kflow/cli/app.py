@@ -1,0 +1,322 @@
+"""The `kflow` command: a front door onto the runtime service, with no logic of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+
+from kflow.actions import KflowConfig, load_config
+from kflow.cli import render
+from kflow.cli.errors import exit_with, fail
+from kflow.cli.progress import BarProgress, LineProgress
+from kflow.errors import KflowError
+from kflow.plan import mermaid
+from kflow.runtime import RunResult, Service
+from kflow.runtime.checks import check_workflow
+from kflow.runtime.driver import Observer
+from kflow.spec.inputs import parse_cli_inputs
+from kflow.spec.schema import json_schema
+from kflow.store.sqlite import SqliteStore
+
+app = typer.Typer(
+    name="kflow",
+    help="Durable workflows: run YAML workflows in parallel, survive crashes, inspect every step.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"auto_envvar_prefix": "KFLOW", "help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+RunId = Annotated[str, typer.Argument(help="A run id (a unique prefix is enough).")]
+
+
+@dataclass
+class Cli:
+    """Global options and the objects built from them."""
+
+    db: Path | None
+    config_path: Path | None
+    verbose: bool
+    console: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+    _service: Service | None = None
+
+    def config(self, workflow: Path | None = None) -> KflowConfig:
+        """The config file in force: --config, else kflow.toml in cwd or beside the workflow."""
+        dirs = [Path.cwd()] + ([workflow.resolve().parent] if workflow else [])
+        return load_config(self.config_path, dirs)
+
+    def service(self, workflow: Path | None = None) -> Service:
+        """The runtime service on the chosen database."""
+        if self._service is None:
+            config = self.config(workflow)
+            db = self.db or Path(str(config.engine.get("db", "kflow.db")))
+            durability = str(config.engine.get("durability", "normal"))
+            store = SqliteStore(db, "full" if durability == "full" else "normal")
+            self._service = Service(store, config)
+        return self._service
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Annotated[
+        Path | None, typer.Option(help="SQLite journal file (default: kflow.db here).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="kflow.toml to use (default: found in cwd or beside FILE).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show tracebacks.")] = False,
+) -> None:
+    """Durable workflows: run YAML workflows in parallel, survive crashes, inspect every step."""
+    ctx.obj = Cli(db, config, verbose)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The workflow YAML file.")],
+    inputs: Annotated[
+        list[str] | None, typer.Option("-i", "--input", help="An input as name=value; repeat.")
+    ] = None,
+    inputs_file: Annotated[
+        Path | None, typer.Option(help="A YAML or JSON file holding the inputs.")
+    ] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Steps of this run that may run at once.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a workflow to the end, durably, showing live progress."""
+    cli: Cli = ctx.obj
+    given = _read_inputs_file(inputs_file) if inputs_file else {}
+    given.update(parse_cli_inputs(inputs or []))
+    service = cli.service(file)
+    run_id = asyncio.run(service.create(file, given, max_concurrency=max_concurrency))
+    cli.err.print(f"run [bold]{run_id}[/bold] created; follow it with `kflow status {run_id}`")
+    _execute(cli, service, [run_id], as_json)
+
+
+@app.command()
+def resume(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> None:
+    """Resume a paused run, or continue an interrupted one in this process."""
+    cli: Cli = ctx.obj
+    service = cli.service()
+    view = service.status(run_id)
+    if view.status == "paused":
+        answer = asyncio.run(service.resume(view.run_id))
+        if answer == "requested":
+            cli.err.print(f"run {view.run_id} resumed by the worker executing it")
+            return
+    elif view.status != "running":
+        fail(f"run '{view.run_id}' has already {view.status}; there is nothing to resume")
+    elif view.live:
+        fail(f"run '{view.run_id}' is already being executed by another process")
+    _execute(cli, service, [view.run_id], as_json)
+
+
+@app.command()
+def recover(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Continue every unfinished run whose worker is gone (after a crash or kill -9)."""
+    cli: Cli = ctx.obj
+    service = cli.service()
+    with _progress(cli, as_json) as observer:
+        results = asyncio.run(service.recover([observer]))
+    if as_json:
+        render.dump_json(cli.console, [_result_json(r) for r in results])
+    elif not results:
+        cli.console.print("nothing to recover: no unfinished run without a live worker")
+    for result in results:
+        if not as_json:
+            cli.console.print(f"run {result.run_id}: {render.styled(result.status)}")
+    if any(not r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def _execute(cli: Cli, service: Service, run_ids: list[str], as_json: bool) -> None:
+    try:
+        with _progress(cli, as_json) as observer:
+            result = asyncio.run(service.execute(run_ids, [observer]))[0]
+    except KeyboardInterrupt:
+        cli.err.print(
+            f"\ninterrupted: run {run_ids[0]} stopped with finished steps saved; "
+            f"continue it with `kflow resume {run_ids[0]}`"
+        )
+        raise typer.Exit(130) from None
+    view = service.status(result.run_id)
+    if as_json:
+        render.dump_json(cli.console, view.to_json())
+    else:
+        render.status_report(cli.console, view)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _progress(cli: Cli, as_json: bool) -> BarProgress | LineProgress:
+    if as_json:
+        return LineProgress(sys.stderr) if not cli.err.is_terminal else _Silent()
+    if cli.console.is_terminal:
+        return BarProgress(cli.console)
+    return LineProgress(sys.stdout)
+
+
+class _Silent(LineProgress):
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def __call__(self, machine: Any, event: Any) -> None:
+        return None
+
+
+def _read_inputs_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        fail(f"cannot read the inputs file {path}: {exc}")
+    if not isinstance(data, dict):
+        fail(f"the inputs file {path} must hold a mapping of input names to values")
+    return {str(k): v for k, v in data.items()}
+
+
+def _result_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "outputs": result.outputs,
+        "error": result.error,
+        "failed_step": result.failed_step,
+    }
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="Workflow YAML files to check.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Check workflow files and list every problem with file:line:col; runs nothing."""
+    cli: Cli = ctx.obj
+    report: list[dict[str, Any]] = []
+    for file in files:
+        problems = check_workflow(file, cli.config(file))
+        report.append({"file": str(file), "problems": [p.__dict__ for p in problems]})
+        if as_json:
+            continue
+        if not problems:
+            cli.console.print(f"{file}: [green]ok[/green]")
+        for problem in problems:
+            cli.console.print(str(problem), markup=False, highlight=False)
+    if as_json:
+        render.dump_json(cli.console, report)
+    count = sum(len(r["problems"]) for r in report)
+    if count:
+        if not as_json:
+            cli.err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was run")
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the workflow language (for editor autocompletion)."""
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+@app.command()
+def graph(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The workflow YAML file.")],
+) -> None:
+    """Print the workflow's dependency graph as Mermaid text."""
+    cli: Cli = ctx.obj
+    sys.stdout.write(mermaid.to_mermaid(cli.service(file).load(file)) + "\n")
+
+
+@app.command("runs")
+def list_runs(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only runs with this status: running, paused, succeeded, failed, cancelled."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List runs, newest first."""
+    cli: Cli = ctx.obj
+    known = {"running", "paused", "succeeded", "failed", "cancelled"}
+    if status is not None and status not in known:
+        fail(f"unknown status '{status}'; use one of {', '.join(sorted(known))}")
+    runs = cli.service().runs(status, limit)
+    if as_json:
+        render.dump_json(cli.console, [r.__dict__ for r in runs])
+    else:
+        render.runs_table(cli.console, runs)
+
+
+@app.command()
+def status(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> None:
+    """Show a run's state: each step's status, attempts, duration and error."""
+    cli: Cli = ctx.obj
+    view = cli.service().status(run_id)
+    if as_json:
+        render.dump_json(cli.console, view.to_json())
+    else:
+        render.status_report(cli.console, view)
+
+
+@app.command()
+def history(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> None:
+    """Show a run's journal as a timeline."""
+    cli: Cli = ctx.obj
+    events = cli.service().history(run_id)
+    if as_json:
+        render.dump_json(cli.console, [render.event_json(i, e) for i, e in enumerate(events)])
+    else:
+        render.history_report(cli.console, events)
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    run_id: RunId,
+    reason: Annotated[str, typer.Option(help="Why; recorded in the journal.")] = "",
+) -> None:
+    """Cancel a run: running steps are stopped and the reason is recorded."""
+    _control(ctx.obj, run_id, "cancel", reason)
+
+
+@app.command()
+def pause(
+    ctx: typer.Context,
+    run_id: RunId,
+    reason: Annotated[str, typer.Option(help="Why; recorded in the journal.")] = "",
+) -> None:
+    """Pause a run: running steps finish, no new step starts until `kflow resume`."""
+    _control(ctx.obj, run_id, "pause", reason)
+
+
+def _control(cli: Cli, run_id: str, action: str, reason: str) -> None:
+    service = cli.service()
+    full_id = service.store.resolve_id(run_id)
+    call = service.cancel if action == "cancel" else service.pause
+    answer = asyncio.run(call(full_id, reason))
+    past = {"cancel": "cancelled", "pause": "paused"}[action]
+    by = "by the worker executing it" if answer == "requested" else "(no worker was executing it)"
+    cli.console.print(f"run {full_id} {past} {by}")
+
+
+def main() -> None:
+    """Entry point of the `kflow` console script."""
+    try:
+        app()
+    except KflowError as exc:
+        exit_with(exc, verbose="-v" in sys.argv or "--verbose" in sys.argv)

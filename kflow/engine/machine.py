@@ -1,0 +1,434 @@
+"""The pure state machine of one run: fold events into state, decide what to do next.
+
+`apply(event)` folds one journal event into the state; `decide(now)` returns
+the commands that follow from the state (start these attempts, record that
+outcome, wake me at t). Neither reads a clock nor does I/O, so replaying a
+journal always rebuilds the same state and the same decisions.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from typing import Any
+
+from kflow.engine import commands as cmd
+from kflow.engine import events as ev
+from kflow.engine.failure import decide_failure
+from kflow.engine.state import RunState, RunStatus, StepState, StepStatus, TaskState
+from kflow.errors import ErrorKind
+from kflow.expr import MissingValue, render, resolve
+from kflow.plan import Plan, PlanStep
+
+_ReadyKey = tuple[float, int, int, str]
+
+
+class RunMachine:
+    """The engine for one run of a compiled plan."""
+
+    def __init__(self, plan: Plan, created: ev.RunCreated) -> None:
+        self.plan = plan
+        self._position = {step_id: i for i, step_id in enumerate(plan.order)}
+        steps = {s.id: StepState(s.id, waiting=len(s.depends_on)) for s in plan.steps.values()}
+        self.state = RunState(
+            run_id=created.run_id,
+            workflow_id=created.workflow_id,
+            inputs=created.inputs,
+            max_concurrency=1 if plan.sequential else max(created.max_concurrency, 1),
+            created_at=created.at,
+            steps=steps,
+            events=1,
+        )
+        self._ready: list[_ReadyKey] = []
+        self._retries: list[tuple[float, str, int]] = []
+        for step_id in plan.order:
+            if steps[step_id].waiting == 0:
+                self._make_ready(steps[step_id])
+
+    # -- folding events -------------------------------------------------
+
+    def apply(self, event: ev.AnyEvent) -> None:
+        """Fold one journal event into the state."""
+        state = self.state
+        state.events += 1
+        match event:
+            case ev.StepStarted():
+                self._on_started(event)
+            case ev.StepSucceeded():
+                self._on_succeeded(event)
+            case ev.StepFailed():
+                self._on_failed(event)
+            case ev.RunPaused(reason=reason):
+                if not state.status.finished:
+                    state.status, state.reason = RunStatus.PAUSED, reason
+            case ev.RunResumed():
+                if state.status is RunStatus.PAUSED:
+                    state.status = RunStatus.RUNNING
+            case ev.RunRecovered():
+                self._on_recovered()
+            case ev.RunCancelled(reason=reason):
+                self._finish(RunStatus.CANCELLED, event.at)
+                state.reason = reason
+            case ev.RunSucceeded(outputs=outputs):
+                self._finish(RunStatus.SUCCEEDED, event.at)
+                state.outputs = outputs
+            case ev.RunFailed(error=error, step=step):
+                self._finish(RunStatus.FAILED, event.at)
+                state.error, state.failed_step = error, step
+            case ev.RunCreated():
+                raise ValueError("RunCreated starts a journal; build a new RunMachine from it")
+
+    def apply_all(self, events: Iterable[ev.AnyEvent]) -> None:
+        """Fold a sequence of events."""
+        for event in events:
+            self.apply(event)
+
+    def task(self, step_id: str, index: int | None) -> TaskState:
+        """The task of a step (index None) or of one fan-out item."""
+        return self.state.steps[step_id].tasks[index or 0]
+
+    def _on_started(self, event: ev.StepStarted) -> None:
+        step = self.state.steps[event.step]
+        task = step.tasks[event.index or 0]
+        if task.status is not StepStatus.RUNNING:
+            self.state.running += 1
+            step.running += 1
+        task.status, task.attempt, task.variant = StepStatus.RUNNING, event.attempt, event.variant
+        task.started_at = event.at
+        if task.first_started_at is None:
+            task.first_started_at = event.at
+        if step.status in (StepStatus.READY, StepStatus.RETRYING):
+            step.status = StepStatus.RUNNING
+
+    def _on_succeeded(self, event: ev.StepSucceeded) -> None:
+        step = self.state.steps[event.step]
+        task = step.tasks[event.index or 0]
+        self._stop_running(step, task)
+        task.status, task.output, task.finished_at = StepStatus.SUCCEEDED, event.output, event.at
+        task.error = None
+        step.done += 1
+        if step.done == len(step.tasks) and not step.status.finished:
+            output = event.output if event.index is None else self._collect(step)
+            self._step_succeeded(step, output)
+
+    def _on_failed(self, event: ev.StepFailed) -> None:
+        step = self.state.steps[event.step]
+        task = step.tasks[event.index or 0]
+        self._stop_running(step, task)
+        task.error = event.error
+        if task.variant == "primary" and event.attempt > 0:
+            task.failures += 1
+        match event.decision:
+            case "retry":
+                task.status, task.retry_at = StepStatus.RETRYING, event.retry_at
+                heapq.heappush(self._retries, (event.retry_at or event.at, step.id, event.index or 0))
+                if step.running == 0 and not step.status.finished:
+                    step.status = StepStatus.RETRYING
+            case "fallback" | "escalate":
+                task.status = StepStatus.READY
+                task.variant = "fallback" if event.decision == "fallback" else "escalation"
+                self._push(step.id, event.index)
+            case "fail" | "continue":
+                task.status, task.finished_at = StepStatus.FAILED, event.at
+                if not step.status.finished:
+                    self._step_failed(step, event.error, fail_run=event.decision == "fail")
+
+    def _on_recovered(self) -> None:
+        # Attempts that were running when the previous worker died are lost:
+        # make them ready again; the next start gets a new attempt number.
+        for step in self.state.steps.values():
+            if step.running == 0:
+                continue
+            for task in step.tasks:
+                if task.status is StepStatus.RUNNING:
+                    task.status = StepStatus.READY
+                    self._push(step.id, task.index)
+            self.state.running -= step.running
+            step.running = 0
+
+    def _stop_running(self, step: StepState, task: TaskState) -> None:
+        if task.status is StepStatus.RUNNING:
+            task.status = StepStatus.READY
+            self.state.running -= 1
+            step.running -= 1
+
+    def _finish(self, status: RunStatus, at: float) -> None:
+        self.state.status, self.state.finished_at = status, at
+
+    # -- graph propagation ----------------------------------------------
+
+    def _step_succeeded(self, step: StepState, output: dict[str, Any]) -> None:
+        step.status, step.output = StepStatus.SUCCEEDED, output
+        self.state.step_outputs[step.id] = output
+        self.state.finished_steps += 1
+        for dependent_id in self.plan.steps[step.id].dependents:
+            dependent = self.state.steps[dependent_id]
+            dependent.waiting -= 1
+            if dependent.waiting == 0 and dependent.status is StepStatus.PENDING:
+                self._make_ready(dependent)
+
+    def _step_failed(self, step: StepState, error: ev.ErrorInfo, *, fail_run: bool) -> None:
+        step.status, step.error = StepStatus.FAILED, error
+        self.state.finished_steps += 1
+        if fail_run:
+            if not self.state.failing:
+                self.state.failing, self.state.failed_step = True, step.id
+                self.state.error = error
+            return
+        self._skip_dependents(step.id)
+
+    def _skip_dependents(self, step_id: str) -> None:
+        stack = list(self.plan.steps[step_id].dependents)
+        while stack:
+            dependent = self.state.steps[stack.pop()]
+            if dependent.status is StepStatus.PENDING:
+                dependent.status = StepStatus.SKIPPED
+                self.state.finished_steps += 1
+                stack.extend(self.plan.steps[dependent.id].dependents)
+
+    def _make_ready(self, step: StepState) -> None:
+        plan_step = self.plan.steps[step.id]
+        step.status = StepStatus.READY
+        try:
+            step.inputs = render(plan_step.inputs, self.state.inputs, self.state.step_outputs)
+            items = self._fan_out_items(plan_step, step.inputs)
+        except (MissingValue, _FanOutError) as exc:
+            step.input_error = str(exc)
+            step.tasks = [TaskState(step.id, None)]
+            self._push(step.id, None)
+            return
+        if items is None:
+            step.tasks = [TaskState(step.id, None)]
+            self._push(step.id, None)
+            return
+        step.tasks = [TaskState(step.id, i) for i in range(items)]
+        if not items:
+            self._step_succeeded(step, {name: [] for name in plan_step.outputs})
+        for i in range(items):
+            self._push(step.id, i)
+
+    def _fan_out_items(self, plan_step: PlanStep, inputs: dict[str, Any]) -> int | None:
+        if plan_step.fan_out is None:
+            return None
+        name = plan_step.fan_out.over
+        if name is None:
+            lists = [k for k, v in inputs.items() if isinstance(v, list)]
+            if len(lists) != 1:
+                raise _FanOutError(
+                    f"step '{plan_step.id}' has `parallel: true` but {len(lists)} list inputs "
+                    f"({', '.join(lists) or 'none'}); name one with `parallel: {{over: <input>}}`"
+                )
+            name = lists[0]
+        value = inputs.get(name)
+        if not isinstance(value, list):
+            raise _FanOutError(
+                f"step '{plan_step.id}' fans out over input '{name}', "
+                f"which is {type(value).__name__}, not a list"
+            )
+        return len(value)
+
+    def _collect(self, step: StepState) -> dict[str, Any]:
+        names: Iterable[str] = self.plan.steps[step.id].outputs
+        if not names:
+            names = dict.fromkeys(k for t in step.tasks for k in (t.output or {}))
+        return {n: [(t.output or {}).get(n) for t in step.tasks] for n in names}
+
+    def _push(self, step_id: str, index: int | None) -> None:
+        task = self.state.steps[step_id].tasks[index or 0]
+        if task.queued:
+            return
+        task.queued = True
+        priority = self.plan.steps[step_id].priority
+        item = -1 if index is None else index
+        heapq.heappush(self._ready, (-priority, self._position[step_id], item, step_id))
+
+    # -- deciding -------------------------------------------------------
+
+    def decide(self, now: float) -> list[cmd.Command]:
+        """The commands that follow from the state at time `now`."""
+        state = self.state
+        if state.status.finished:
+            return []
+        deadline = self._deadline()
+        if deadline is not None and now >= deadline:
+            message = f"the run exceeded its timeout of {self.plan.timeout:g}s"
+            error = ev.ErrorInfo(kind=ErrorKind.TIMEOUT, message=message, type="RunTimeout")
+            return [cmd.Record(ev.RunFailed(at=now, error=error))]
+        commands: list[cmd.Command] = []
+        if state.status is RunStatus.RUNNING and not state.failing:
+            self._release_due_retries(now)
+            commands.extend(self._start_ready(now))
+        if state.failing and state.running == 0:
+            assert state.error is not None
+            return [cmd.Record(ev.RunFailed(at=now, error=state.error, step=state.failed_step))]
+        if state.finished_steps == len(state.steps) and state.running == 0:
+            commands.append(cmd.Record(self._conclusion(now)))
+            return commands
+        wake = min(
+            (t for t in (self._retries[0][0] if self._retries else None, deadline) if t),
+            default=None,
+        )
+        if wake is not None:
+            commands.append(cmd.WakeAt(wake))
+        return commands
+
+    def _deadline(self) -> float | None:
+        if self.plan.timeout is None:
+            return None
+        return self.state.created_at + self.plan.timeout
+
+    def _release_due_retries(self, now: float) -> None:
+        while self._retries and self._retries[0][0] <= now:
+            _, step_id, index = heapq.heappop(self._retries)
+            step = self.state.steps[step_id]
+            task = step.tasks[index]
+            if task.status is StepStatus.RETRYING:
+                task.status = StepStatus.READY
+                self._push(step_id, task.index)
+
+    def _start_ready(self, now: float) -> list[cmd.Command]:
+        commands: list[cmd.Command] = []
+        deferred: list[_ReadyKey] = []
+        slots = self.state.max_concurrency - self.state.running
+        while self._ready and slots > 0:
+            key = heapq.heappop(self._ready)
+            step = self.state.steps[key[3]]
+            index = None if key[2] < 0 else key[2]
+            task = step.tasks[index or 0]
+            task.queued = False
+            if task.status is not StepStatus.READY or step.status.finished:
+                continue
+            if step.input_error is not None:
+                commands.append(cmd.Record(self._input_failure(step, now)))
+                continue
+            if not self._fan_out_has_room(step):
+                task.queued = True
+                deferred.append(key)
+                continue
+            commands.append(self._start(step, task))
+            step.running += 1  # counted now so later picks in this batch see it
+            slots -= 1
+        for key in deferred:
+            heapq.heappush(self._ready, key)
+        # The StepStarted events re-count these when they are applied.
+        for command in commands:
+            if isinstance(command, cmd.Start):
+                self.state.steps[command.step].running -= 1
+        return commands
+
+    def _fan_out_has_room(self, step: StepState) -> bool:
+        fan_out = self.plan.steps[step.id].fan_out
+        limit = fan_out.max_concurrency if fan_out else None
+        return limit is None or step.running < limit
+
+    def _start(self, step: StepState, task: TaskState) -> cmd.Start:
+        plan_step = self.plan.steps[step.id]
+        inputs = step.inputs or {}
+        if task.index is not None:
+            over = self._fan_over(plan_step, inputs)
+            inputs = {**inputs, over: inputs[over][task.index]}
+        action = plan_step.action
+        if task.variant == "fallback" and plan_step.fallback is not None:
+            action = plan_step.fallback
+        elif task.variant == "escalation" and plan_step.escalation is not None:
+            action = plan_step.escalation
+            inputs = self._escalation_inputs(plan_step, task, inputs)
+        return cmd.Start(
+            step.id, task.index, task.attempt + 1, task.variant, action, inputs, plan_step.timeout
+        )
+
+    @staticmethod
+    def _fan_over(plan_step: PlanStep, inputs: dict[str, Any]) -> str:
+        assert plan_step.fan_out is not None
+        if plan_step.fan_out.over is not None:
+            return plan_step.fan_out.over
+        return next(k for k, v in inputs.items() if isinstance(v, list))
+
+    @staticmethod
+    def _escalation_inputs(
+        plan_step: PlanStep, task: TaskState, inputs: dict[str, Any]
+    ) -> dict[str, Any]:
+        error = task.error
+        return {
+            "step": plan_step.id,
+            "action": str(plan_step.action),
+            "inputs": inputs,
+            "error": {"kind": error.kind, "message": error.message} if error else None,
+        }
+
+    def _input_failure(self, step: StepState, now: float) -> ev.StepFailed:
+        error = ev.ErrorInfo(
+            kind=ErrorKind.VALIDATION, message=step.input_error or "", type="InputError"
+        )
+        on_failure = self.plan.steps[step.id].on_failure
+        decision: ev.FailureDecision = "continue" if on_failure == "continue" else "fail"
+        return ev.StepFailed(at=now, step=step.id, attempt=0, error=error, decision=decision)
+
+    def _conclusion(self, now: float) -> ev.RunSucceeded | ev.RunFailed:
+        outputs: dict[str, Any] = {}
+        for binding in self.plan.outputs:
+            try:
+                outputs[binding.name] = resolve(binding.ref, self.state.inputs, self.state.step_outputs)
+            except MissingValue:
+                outputs[binding.name] = None  # its step was skipped or failed with `continue`
+        return ev.RunSucceeded(at=now, outputs=outputs)
+
+    # -- turning action results into events -----------------------------
+
+    def succeeded(self, start: cmd.Start, result: Any, now: float) -> ev.StepSucceeded | ev.StepFailed:
+        """The event for an attempt whose action returned `result`."""
+        plan_step = self.plan.steps[start.step]
+        if start.variant == "escalation" or not plan_step.outputs:
+            output = result if isinstance(result, dict) else {"result": result}
+            if plan_step.outputs and start.variant == "escalation":
+                output = {n: output.get(k, output.get(n)) for n, k in plan_step.outputs.items()}
+            return ev.StepSucceeded(
+                at=now, step=start.step, index=start.index, attempt=start.attempt, output=output
+            )
+        if not isinstance(result, dict):
+            return self.failed(start, _bad_result(plan_step, result), None, now)
+        missing = [key for key in plan_step.outputs.values() if key not in result]
+        if missing:
+            return self.failed(start, _bad_result(plan_step, result, missing), None, now)
+        output = {name: result[key] for name, key in plan_step.outputs.items()}
+        return ev.StepSucceeded(
+            at=now, step=start.step, index=start.index, attempt=start.attempt, output=output
+        )
+
+    def failed(
+        self, start: cmd.Start, error: ev.ErrorInfo, retry_after: float | None, now: float
+    ) -> ev.StepFailed:
+        """The event for an attempt that failed with `error`, with the policy's decision."""
+        plan_step = self.plan.steps[start.step]
+        task = self.task(start.step, start.index)
+        decision = decide_failure(
+            plan_step, task, ErrorKind(error.kind), retry_after, now, self.state.run_id
+        )
+        return ev.StepFailed(
+            at=now,
+            step=start.step,
+            index=start.index,
+            attempt=start.attempt,
+            error=error,
+            decision=decision.decision,
+            retry_at=decision.retry_at,
+        )
+
+
+class _FanOutError(Exception):
+    """A fan-out step's inputs hold no list to fan out over."""
+
+
+def _bad_result(plan_step: PlanStep, result: Any, missing: list[str] | None = None) -> ev.ErrorInfo:
+    declared = ", ".join(f"{n} (from '{k}')" for n, k in plan_step.outputs.items())
+    if missing is None:
+        message = (
+            f"step '{plan_step.id}' declares outputs {declared} but its action returned "
+            f"{type(result).__name__}, not a dict; return a dict with those keys"
+        )
+    else:
+        message = (
+            f"step '{plan_step.id}': the action's result has no key {', '.join(map(repr, missing))}"
+            f" (it has {', '.join(map(repr, result)) or 'no keys'}); declared outputs: {declared}"
+        )
+    return ev.ErrorInfo(kind=ErrorKind.VALIDATION, message=message, type="OutputError")

@@ -1,0 +1,29 @@
+"""References and expressions inside workflow definitions."""
+
+from __future__ import annotations
+
+from kflow.expr.refs import (
+    REFERENCE,
+    Interpolation,
+    MissingValue,
+    Ref,
+    Template,
+    compile_template,
+    parse_reference,
+    references,
+    render,
+    resolve,
+)
+
+__all__ = [
+    "REFERENCE",
+    "Interpolation",
+    "MissingValue",
+    "Ref",
+    "Template",
+    "compile_template",
+    "parse_reference",
+    "references",
+    "render",
+    "resolve",
+]

@@ -1,0 +1,77 @@
+"""Rebuilding what a run needs from its first event: the plan and where its actions live."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kflow.actions import ActionResolver, AgentRegistry, KflowConfig
+from kflow.engine import events as ev
+from kflow.plan import Plan, compile_plan
+from kflow.spec.models import WorkflowSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """Where a run's actions are found; stored in `RunCreated` so recovery finds them too."""
+
+    agents: Mapping[str, str]
+    python_paths: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, config: KflowConfig) -> Environment:
+        """The environment a config file describes."""
+        paths = tuple(str(p) for p in config.python_paths)
+        if config.source is not None:
+            paths = (str(config.source.parent), *paths)
+        return cls(dict(config.agents), tuple(dict.fromkeys(paths)))
+
+    @classmethod
+    def from_event(cls, created: ev.RunCreated) -> Environment:
+        """The environment recorded when the run was created."""
+        data = created.environment
+        return cls(dict(data.get("agents", {})), tuple(data.get("python_paths", ())))
+
+    def to_json(self) -> dict[str, Any]:
+        """The form stored in the journal."""
+        return {"agents": dict(self.agents), "python_paths": list(self.python_paths)}
+
+    def activate(self) -> None:
+        """Make the environment's python paths importable (idempotent)."""
+        for path in reversed(self.python_paths):
+            if path not in sys.path and Path(path).is_dir():
+                sys.path.insert(0, path)
+
+
+class Definitions:
+    """Caches of compiled plans and action resolvers, shared by all runs of a process."""
+
+    def __init__(self) -> None:
+        self._plans: dict[str, Plan] = {}
+        self._resolvers: dict[str, ActionResolver] = {}
+
+    def remember(self, plan: Plan) -> None:
+        """Keep an already compiled plan so runs of it skip compiling again."""
+        self._plans.setdefault(plan.digest, plan)
+
+    def plan(self, created: ev.RunCreated) -> Plan:
+        """The compiled plan of a run."""
+        plan = self._plans.get(created.digest)
+        if plan is None:
+            plan = compile_plan(WorkflowSpec.model_validate(created.definition))
+            self._plans[created.digest] = plan
+        return plan
+
+    def resolver(self, environment: Environment) -> ActionResolver:
+        """The action resolver for an environment."""
+        key = json.dumps(environment.to_json(), sort_keys=True)
+        resolver = self._resolvers.get(key)
+        if resolver is None:
+            environment.activate()
+            resolver = ActionResolver(AgentRegistry(environment.agents))
+            self._resolvers[key] = resolver
+        return resolver

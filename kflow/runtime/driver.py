@@ -1,0 +1,187 @@
+"""Drives one run: carries out the engine's commands and feeds results back as events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from kflow.actions import ActionResolver, StepContext, classify
+from kflow.engine import commands as cmd
+from kflow.engine import events as ev
+from kflow.engine.machine import RunMachine
+from kflow.errors import ErrorKind
+from kflow.runtime.journal import GroupCommit
+from kflow.store.protocol import Entry
+
+Observer = Callable[[RunMachine, ev.AnyEvent], None]
+_TaskKey = tuple[str, int | None]
+
+
+class RunDriver:
+    """Runs the commands of one `RunMachine` until the run ends or the driver is stopped."""
+
+    def __init__(
+        self,
+        machine: RunMachine,
+        journal: GroupCommit,
+        resolver: ActionResolver,
+        observe: Observer,
+    ) -> None:
+        self.machine = machine
+        self.run_id = machine.state.run_id
+        self._journal = journal
+        self._resolver = resolver
+        self._observe = observe
+        self._tasks: dict[_TaskKey, asyncio.Task[None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._uncommitted = 0
+        self._pump_wanted = False
+        self.done = asyncio.get_running_loop().create_future()
+        """Resolves with the final status once the run has ended (or the driver stopped)."""
+
+    # -- the loop of decide -> act ----------------------------------------
+
+    def pump(self) -> None:
+        """Ask the engine what to do now and do it.
+
+        Nothing starts while this run has events not yet committed: a dependent
+        must never see a result that a crash could still take back.
+        """
+        if self._uncommitted:
+            self._pump_wanted = True
+            return
+        self._pump_wanted = False
+        for command in self.machine.decide(time.time()):
+            match command:
+                case cmd.Start():
+                    self._start(command)
+                case cmd.Record(event=event):
+                    self.record(event)
+                case cmd.WakeAt(at=at):
+                    self._wake_at(at)
+
+    def record(self, event: ev.AnyEvent) -> None:
+        """Fold an event into the state and append it to the journal."""
+        entry = Entry(self.run_id, self.machine.state.events, event, ev.encode(event))
+        self.machine.apply(event)
+        self._uncommitted += 1
+        self._journal.append(entry, lambda: self._committed(event))
+        if isinstance(event, ev.TERMINAL_EVENTS):
+            self._abandon_running()
+
+    def _committed(self, event: ev.AnyEvent) -> None:
+        self._uncommitted -= 1
+        self._observe(self.machine, event)
+        if self.machine.state.status.finished:
+            if not self.done.done() and self._uncommitted == 0:
+                self.done.set_result(self.machine.state.status)
+            return
+        if self._uncommitted == 0 and (self._pump_wanted or _moves_run(event)):
+            self.pump()
+
+    def _wake_at(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        delay = max(at - time.time(), 0.0)
+        self._timer = loop.call_later(delay, self.pump)
+
+    # -- running actions ----------------------------------------------------
+
+    def _start(self, start: cmd.Start) -> None:
+        now = time.time()
+        started = ev.StepStarted(
+            at=now, step=start.step, index=start.index, attempt=start.attempt, variant=start.variant
+        )
+        self.record(started)
+        task = asyncio.get_running_loop().create_task(self._run(start))
+        self._tasks[(start.step, start.index)] = task
+
+    async def _run(self, start: cmd.Start) -> None:
+        context = StepContext(
+            self.run_id, start.step, start.index, start.attempt, timeout=start.timeout
+        )
+        try:
+            action = self._resolver.resolve(
+                start.action.kind, start.action.target, start.action.method
+            )
+            if start.timeout is None:
+                result = await action(start.inputs, context)
+            else:
+                result = await asyncio.wait_for(action(start.inputs, context), start.timeout)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError as exc:
+            self._failed(start, _timeout_error(start, exc), None)
+        except Exception as exc:
+            found = classify(exc)
+            error = ev.ErrorInfo(kind=found.kind, message=found.message, type=found.type_name)
+            self._failed(start, error, found.retry_after)
+        else:
+            self._succeeded(start, result)
+        finally:
+            self._tasks.pop((start.step, start.index), None)
+
+    def _succeeded(self, start: cmd.Start, result: Any) -> None:
+        if self.machine.state.status.finished:
+            return
+        event = self.machine.succeeded(start, result, time.time())
+        if isinstance(event, ev.StepSucceeded):
+            try:
+                event = _normalised(event)
+            except (TypeError, ValueError, OverflowError) as exc:
+                error = _unserializable(start, exc)
+                event = self.machine.failed(start, error, None, time.time())
+        self.record(event)
+
+    def _failed(self, start: cmd.Start, error: ev.ErrorInfo, retry_after: float | None) -> None:
+        if self.machine.state.status.finished:
+            return
+        self.record(self.machine.failed(start, error, retry_after, time.time()))
+
+    def _abandon_running(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._tasks.values()):
+            task.cancel()
+
+    def stop(self) -> None:
+        """Stop driving: cancel running attempts (they run again on recovery)."""
+        self._abandon_running()
+        if not self.done.done():
+            self.done.set_result(self.machine.state.status)
+
+    @property
+    def running_tasks(self) -> int:
+        """Attempts whose actions are running in this process now."""
+        return len(self._tasks)
+
+
+def _moves_run(event: ev.AnyEvent) -> bool:
+    """Whether committing this event can make new work ready."""
+    return not isinstance(event, ev.StepStarted)
+
+
+def _normalised(event: ev.StepSucceeded) -> ev.StepSucceeded:
+    """Round-trip the output through JSON so the live run sees what a replay would see."""
+    output = msgspec.json.decode(msgspec.json.encode(event.output))
+    return msgspec.structs.replace(event, output=output)
+
+
+def _unserializable(start: cmd.Start, exc: Exception) -> ev.ErrorInfo:
+    message = (
+        f"step '{start.step}' returned a value that cannot be stored in the journal ({exc}); "
+        "return JSON-compatible data: dict, list, str, int, float, bool or None"
+    )
+    return ev.ErrorInfo(kind=ErrorKind.VALIDATION, message=message, type="OutputNotSerializable")
+
+
+def _timeout_error(start: cmd.Start, exc: TimeoutError) -> ev.ErrorInfo:
+    detail = str(exc)
+    if start.timeout is not None and not detail:
+        detail = f"step '{start.step}' did not finish within its timeout of {start.timeout:g}s"
+    return ev.ErrorInfo(kind=ErrorKind.TIMEOUT, message=detail or "timed out", type="TimeoutError")

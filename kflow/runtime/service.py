@@ -1,0 +1,249 @@
+"""The front door: create, execute, pause, resume, cancel and inspect runs.
+
+The CLI, the Python API (`kflow.Engine`) and later the HTTP API all call this
+one service. It mirrors the seeds' `WorkflowEngine` interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kflow.actions import KflowConfig, load_config
+from kflow.engine import events as ev
+from kflow.engine.machine import RunMachine
+from kflow.errors import RunStateError
+from kflow.plan import Plan, compile_plan, load_plan
+from kflow.runtime.definitions import Definitions, Environment
+from kflow.runtime.driver import Observer
+from kflow.runtime.leases import is_live
+from kflow.runtime.views import RunView, run_view
+from kflow.runtime.worker import Worker
+from kflow.spec.inputs import bind_inputs
+from kflow.spec.models import WorkflowSpec
+from kflow.store.protocol import Entry, JournalStore, RunSummary
+
+Workflow = str | Path | WorkflowSpec | Plan
+CONTROL_WAIT_SECONDS = 10.0
+DEFAULT_MAX_CONCURRENCY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """How a run ended."""
+
+    run_id: str
+    status: str
+    outputs: dict[str, Any] | None
+    error: str | None
+    failed_step: str | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run succeeded."""
+        return self.status == "succeeded"
+
+
+class Service:
+    """Creates and controls runs in one journal store."""
+
+    def __init__(self, store: JournalStore, config: KflowConfig | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.definitions = Definitions()
+
+    # -- definitions ------------------------------------------------------
+
+    def load(self, workflow: Workflow) -> Plan:
+        """Compile a workflow given as a file path, a spec or an already compiled plan."""
+        if isinstance(workflow, Plan):
+            plan = workflow
+        elif isinstance(workflow, WorkflowSpec):
+            plan = compile_plan(workflow)
+        else:
+            plan = load_plan(Path(workflow))
+        self.definitions.remember(plan)
+        return plan
+
+    def config_for(self, workflow: Workflow) -> KflowConfig:
+        """The config that applies: the one given, else `kflow.toml` in cwd or beside the file."""
+        if self.config is not None:
+            return self.config
+        dirs = [Path.cwd()]
+        if isinstance(workflow, str | Path):
+            dirs.append(Path(workflow).resolve().parent)
+        return load_config(None, dirs)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def create(
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        max_concurrency: int | None = None,
+    ) -> str:
+        """Validate inputs and record a new run; returns its id. Nothing runs yet."""
+        plan = self.load(workflow)
+        config = self.config_for(workflow)
+        bound = bind_inputs(plan.inputs, dict(inputs or {}))
+        run_id = new_run_id()
+        created = ev.RunCreated(
+            at=time.time(),
+            run_id=run_id,
+            workflow_id=plan.workflow_id,
+            version=plan.version,
+            digest=plan.digest,
+            definition=plan.spec.model_dump(mode="json", by_alias=True, exclude_unset=True),
+            inputs=bound,
+            max_concurrency=self._concurrency(plan, config, max_concurrency),
+            environment=Environment.from_config(config).to_json(),
+        )
+        self.store.append([Entry(run_id, 0, created, ev.encode(created))])
+        return run_id
+
+    @staticmethod
+    def _concurrency(plan: Plan, config: KflowConfig, requested: int | None) -> int:
+        if requested is not None:
+            if requested < 1:
+                raise ValueError(f"max_concurrency must be at least 1, not {requested}")
+            return requested
+        if "max_concurrency" in plan.spec.engine.model_fields_set:
+            return plan.max_concurrency
+        configured = config.engine.get("max_concurrency")
+        return int(configured) if configured else DEFAULT_MAX_CONCURRENCY
+
+    async def execute(
+        self, run_ids: Sequence[str], observers: Sequence[Observer] = ()
+    ) -> list[RunResult]:
+        """Execute runs in this process until each has ended."""
+        ids = [self.store.resolve_id(r) for r in run_ids]
+        async with Worker(self.store, self.definitions, observers) as worker:
+            worker.adopt(ids)
+            await worker.wait(ids)
+            return [_result(worker.drivers[r].machine) for r in ids]
+
+    async def run(
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        max_concurrency: int | None = None,
+        observers: Sequence[Observer] = (),
+    ) -> RunResult:
+        """Create a run and execute it to the end."""
+        run_id = await self.create(workflow, inputs, max_concurrency=max_concurrency)
+        return (await self.execute([run_id], observers))[0]
+
+    async def recover(self, observers: Sequence[Observer] = ()) -> list[RunResult]:
+        """Continue every unfinished run that no live worker owns (paused runs stay paused)."""
+        now = time.time()
+        orphans = [
+            run_id
+            for run_id in self.store.unfinished()
+            if not is_live(self.store.lease(run_id), now)
+            and self.fold(run_id).state.status.value == "running"
+        ]
+        if not orphans:
+            return []
+        return await self.execute(orphans, observers)
+
+    async def pause(self, run_id: str, reason: str = "") -> str:
+        """Stop starting new steps; running steps finish. Returns `requested` or `paused`."""
+        return await self._control(run_id, "pause", reason)
+
+    async def resume(self, run_id: str) -> str:
+        """Let a paused run go on. Returns `requested` (a worker owns it) or `resumed`."""
+        return await self._control(run_id, "resume", "")
+
+    async def cancel(self, run_id: str, reason: str = "") -> str:
+        """Cancel a run; running steps are abandoned. Returns `requested` or `cancelled`."""
+        return await self._control(run_id, "cancel", reason)
+
+    async def _control(self, run_id: str, action: str, reason: str) -> str:
+        run_id = self.store.resolve_id(run_id)
+        events = self.store.read(run_id)
+        machine = self._fold(events)
+        status = machine.state.status
+        if status.finished:
+            raise RunStateError(f"run '{run_id}' has already {status.value}; nothing to {action}")
+        if action == "resume" and status.value != "paused":
+            raise RunStateError(
+                f"run '{run_id}' is not paused; to continue an interrupted run use `kflow resume` "
+                "(it executes the run) or `kflow recover`"
+            )
+        if action == "pause" and status.value == "paused":
+            raise RunStateError(f"run '{run_id}' is already paused")
+        now = time.time()
+        if is_live(self.store.lease(run_id), now):
+            request = self.store.request(run_id, action, reason, now)
+            await self._await_handled(run_id, request)
+            return "requested"
+        event: ev.AnyEvent
+        if action == "pause":
+            event = ev.RunPaused(at=now, reason=reason)
+        elif action == "resume":
+            event = ev.RunResumed(at=now)
+        else:
+            event = ev.RunCancelled(at=now, reason=reason)
+        self.store.append([Entry(run_id, len(events), event, ev.encode(event))])
+        return {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
+
+    async def _await_handled(self, run_id: str, request: int) -> None:
+        deadline = time.monotonic() + CONTROL_WAIT_SECONDS
+        while not self.store.is_handled(request):
+            if time.monotonic() > deadline:
+                raise RunStateError(
+                    f"the worker executing run '{run_id}' did not answer within "
+                    f"{CONTROL_WAIT_SECONDS:g}s; the request stays queued and is applied when "
+                    "it polls again"
+                )
+            await asyncio.sleep(0.05)
+
+    # -- inspection ---------------------------------------------------------
+
+    def fold(self, run_id: str) -> RunMachine:
+        """The engine state of a run, rebuilt from its journal."""
+        return self._fold(self.store.read(self.store.resolve_id(run_id)))
+
+    def _fold(self, events: list[ev.AnyEvent]) -> RunMachine:
+        created = events[0]
+        assert isinstance(created, ev.RunCreated)
+        machine = RunMachine(self.definitions.plan(created), created)
+        machine.apply_all(events[1:])
+        return machine
+
+    def status(self, run_id: str) -> RunView:
+        """The run's current state, with whether a worker is executing it."""
+        machine = self.fold(run_id)
+        live = is_live(self.store.lease(machine.state.run_id), time.time())
+        return run_view(machine, live=live)
+
+    def history(self, run_id: str) -> list[ev.AnyEvent]:
+        """The run's journal, in order."""
+        return self.store.read(self.store.resolve_id(run_id))
+
+    def runs(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
+        """Runs, newest first."""
+        return self.store.list_runs(status, limit)
+
+
+def new_run_id() -> str:
+    """A short id that sorts by creation time: 11 hex digits of ms, then 5 random ones."""
+    return f"{int(time.time() * 1000):011x}{os.urandom(3).hex()[:5]}"
+
+
+def _result(machine: RunMachine) -> RunResult:
+    state = machine.state
+    return RunResult(
+        run_id=state.run_id,
+        status=state.status.value,
+        outputs=state.outputs,
+        error=state.error.message if state.error else (state.reason or None),
+        failed_step=state.failed_step,
+    )

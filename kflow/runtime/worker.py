@@ -1,0 +1,190 @@
+"""A worker executes runs in this process: drivers, group commit, leases, control requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+
+from kflow.engine import events as ev
+from kflow.engine.machine import RunMachine
+from kflow.engine.state import RunStatus
+from kflow.errors import RunStateError, StoreError
+from kflow.runtime.definitions import Definitions, Environment
+from kflow.runtime.driver import Observer, RunDriver
+from kflow.runtime.journal import GroupCommit
+from kflow.runtime.leases import HEARTBEAT_SECONDS, Owner, is_live
+from kflow.store.protocol import JournalStore
+
+CONTROL_POLL_SECONDS = 0.2
+"""How often the worker looks for pause/resume/cancel requests from other processes."""
+
+
+class Worker:
+    """Executes runs until they end; use as `async with Worker(store) as worker:`."""
+
+    def __init__(
+        self,
+        store: JournalStore,
+        definitions: Definitions | None = None,
+        observers: Sequence[Observer] = (),
+        threads: int = 64,
+    ) -> None:
+        self.store = store
+        self.owner = Owner.here()
+        self.definitions = definitions or Definitions()
+        self.drivers: dict[str, RunDriver] = {}
+        self._observers = list(observers)
+        self._threads = threads
+        self._journal = GroupCommit(store, self._fatal)
+        self._failure: BaseException | None = None
+        self._background: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def __aenter__(self) -> Worker:
+        loop = asyncio.get_running_loop()
+        # Sync actions run in threads; the default pool (cpu + 4) would cap a
+        # parallel workflow far below its max_concurrency on a small machine.
+        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="kflow-action")
+        loop.set_default_executor(self._executor)
+        self._failed: asyncio.Future[None] = loop.create_future()
+        self._background = loop.create_task(self._housekeeping())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for driver in self.drivers.values():
+            driver.stop()
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+        self._journal.flush()
+        with contextlib.suppress(StoreError):
+            self.store.release(list(self.drivers), self.owner.id)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def commits(self) -> int:
+        """Transactions this worker has committed."""
+        return self._journal.commits
+
+    def observe(self, observer: Observer) -> None:
+        """Call `observer(machine, event)` for every event once it is committed."""
+        self._observers.append(observer)
+
+    # -- taking runs ------------------------------------------------------
+
+    def adopt(self, run_ids: Sequence[str]) -> list[RunDriver]:
+        """Take over runs from the store and start driving them.
+
+        A run left running by a process that died gets `RunRecovered`: its
+        interrupted attempts run again, finished steps are never repeated.
+        """
+        now = time.time()
+        adopted: list[RunDriver] = []
+        leases = []
+        for run_id in run_ids:
+            lease = self.store.lease(run_id)
+            if is_live(lease, now) and lease is not None and lease.owner != self.owner.id:
+                raise RunStateError(
+                    f"run '{run_id}' is being executed by process {lease.pid} on {lease.host}; "
+                    "control it with `kflow pause|resume|cancel`, or wait for it to finish"
+                )
+            leases.append(self.owner.lease(run_id, now))
+        self.store.put_leases(leases)
+        for run_id in run_ids:
+            adopted.append(self._drive(run_id, self.store.read(run_id)))
+        for driver in adopted:
+            driver.pump()
+        return adopted
+
+    def _drive(self, run_id: str, events: list[ev.AnyEvent]) -> RunDriver:
+        created = events[0]
+        assert isinstance(created, ev.RunCreated)
+        plan = self.definitions.plan(created)
+        resolver = self.definitions.resolver(Environment.from_event(created))
+        machine = RunMachine(plan, created)
+        machine.apply_all(events[1:])
+        driver = RunDriver(machine, self._journal, resolver, self._notify)
+        self.drivers[run_id] = driver
+        interrupted = machine.state.running > 0 or len(events) > 1
+        if interrupted and not machine.state.status.finished:
+            driver.record(ev.RunRecovered(at=time.time(), owner=self.owner.id))
+        elif machine.state.status.finished and not driver.done.done():
+            driver.done.set_result(machine.state.status)
+        return driver
+
+    async def wait(self, run_ids: Sequence[str]) -> dict[str, RunStatus]:
+        """Wait until these runs have ended; returns each one's final status."""
+        if self._failure is not None:
+            raise self._failure
+        finished = asyncio.ensure_future(_all([self.drivers[r].done for r in run_ids]))
+        await asyncio.wait({finished, self._failed}, return_when=asyncio.FIRST_COMPLETED)
+        if self._failure is not None:
+            finished.cancel()
+            raise self._failure
+        self._release(list(run_ids))
+        return {r: self.drivers[r].machine.state.status for r in run_ids}
+
+    def _release(self, run_ids: list[str]) -> None:
+        with contextlib.suppress(StoreError):
+            self.store.release(run_ids, self.owner.id)
+
+    # -- events, failures, housekeeping -------------------------------------
+
+    def _notify(self, machine: RunMachine, event: ev.AnyEvent) -> None:
+        for observer in self._observers:
+            observer(machine, event)
+
+    def _fatal(self, exc: BaseException) -> None:
+        self._failure = exc
+        for driver in self.drivers.values():
+            driver.stop()
+        if not self._failed.done():
+            self._failed.set_result(None)
+
+    async def _housekeeping(self) -> None:
+        last_beat = time.time()
+        while True:
+            await asyncio.sleep(CONTROL_POLL_SECONDS)
+            try:
+                self._handle_requests()
+                if time.time() - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = time.time()
+                    self.store.heartbeat(self.owner.id, last_beat)
+            except StoreError:
+                continue  # the database is busy: try again at the next tick
+
+    def _handle_requests(self) -> None:
+        handled = []
+        for request in self.store.pending_requests():
+            driver = self.drivers.get(request.run_id)
+            if driver is None or driver.done.done():
+                continue
+            now = time.time()
+            state = driver.machine.state
+            if request.action == "cancel":
+                driver.record(ev.RunCancelled(at=now, reason=request.reason))
+            elif request.action == "pause" and state.status is RunStatus.RUNNING:
+                driver.record(ev.RunPaused(at=now, reason=request.reason))
+            elif request.action == "resume" and state.status is RunStatus.PAUSED:
+                driver.record(ev.RunResumed(at=now))
+            handled.append(request.id)
+        if handled:
+            self._journal.flush()
+            self.store.mark_handled(handled, time.time())
+
+
+async def _all(futures: Sequence[asyncio.Future[RunStatus]]) -> None:
+    for future in futures:
+        await future
+

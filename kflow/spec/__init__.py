@@ -1,0 +1,55 @@
+"""The workflow definition language: models, YAML loading and validation, JSON Schema."""
+
+from __future__ import annotations
+
+from kflow.spec.inputs import bind_inputs, parse_cli_inputs
+from kflow.spec.loader import (
+    LoadedSpec,
+    SpecReading,
+    default_id,
+    load_spec,
+    load_spec_file,
+    read_spec,
+    read_text,
+)
+from kflow.spec.models import (
+    EngineSpec,
+    ErrorHandlingSpec,
+    InputSpec,
+    MonitoringSpec,
+    OutputSpec,
+    ParallelSpec,
+    RetrySpec,
+    StepSpec,
+    WorkflowSpec,
+    parse_duration,
+)
+from kflow.spec.salvage import Omitted
+from kflow.spec.schema import json_schema
+from kflow.spec.source import Location, SourceMap
+
+__all__ = [
+    "EngineSpec",
+    "ErrorHandlingSpec",
+    "InputSpec",
+    "LoadedSpec",
+    "Location",
+    "MonitoringSpec",
+    "Omitted",
+    "OutputSpec",
+    "ParallelSpec",
+    "RetrySpec",
+    "SourceMap",
+    "SpecReading",
+    "StepSpec",
+    "WorkflowSpec",
+    "bind_inputs",
+    "default_id",
+    "json_schema",
+    "load_spec",
+    "load_spec_file",
+    "parse_cli_inputs",
+    "parse_duration",
+    "read_spec",
+    "read_text",
+]

@@ -1,0 +1,80 @@
+"""A JSON Schema (draft 2020-12) of the workflow language, for editors."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kflow.spec.models import WorkflowSpec
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# The second spellings the loader accepts (the seeds' 004 task form): model -> (alias, field).
+_ALIASES = {
+    "WorkflowSpec": ("tasks", "steps"),
+    "StepSpec": ("name", "id"),
+    "EngineSpec": ("max_concurrent_tasks", "max_concurrency"),
+}
+
+
+def json_schema() -> dict[str, Any]:
+    """The schema of a definition file: the workflow mapping, or it under `workflow:`."""
+    workflow = WorkflowSpec.model_json_schema(mode="validation")
+    definitions: dict[str, Any] = workflow.pop("$defs")
+    definitions["WorkflowSpec"] = workflow
+    for name, (alias, field) in _ALIASES.items():
+        _add_alias(definitions[name], alias, field)
+    _loosen_step(definitions["StepSpec"]["properties"])
+    return {
+        "$schema": DIALECT,
+        "title": "kflow workflow definition",
+        "description": (
+            "A kflow workflow: inputs, outputs, steps and policies. Write the mapping "
+            "itself, or put it under a top-level `workflow:` key."
+        ),
+        "anyOf": [
+            {"$ref": "#/$defs/WorkflowSpec"},
+            {
+                "title": "Wrapped",
+                "description": "The definition under a top-level `workflow:` key.",
+                "type": "object",
+                "properties": {"workflow": {"$ref": "#/$defs/WorkflowSpec"}},
+                "required": ["workflow"],
+                "additionalProperties": False,
+            },
+        ],
+        "$defs": definitions,
+    }
+
+
+def _add_alias(model: dict[str, Any], alias: str, field: str) -> None:
+    """Accept `alias` as another name of `field`, requiring one of them if `field` is."""
+    properties = model["properties"]
+    properties[alias] = copy.deepcopy(properties[field])
+    properties[alias]["title"] = alias.replace("_", " ").title()
+    properties[alias]["description"] = f"Another name of `{field}`."
+    required = model.get("required", [])
+    if field in required:
+        required.remove(field)
+        model["oneOf"] = [{"required": [field]}, {"required": [alias]}]
+        if not required:
+            del model["required"]
+
+
+def _loosen_step(properties: dict[str, Any]) -> None:
+    """Shorthands the models accept before validation: `depends_on: a`, `outputs: [a, b]`."""
+    depends_on = properties["depends_on"]
+    properties["depends_on"] = {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        "description": depends_on["description"],
+        "title": depends_on["title"],
+    }
+    outputs = properties["outputs"]
+    properties["outputs"] = {
+        "anyOf": [
+            {"type": "object", "additionalProperties": {"type": "string"}},
+            {"type": "array", "items": {"type": "string"}},
+        ],
+        "description": outputs["description"],
+        "title": outputs["title"],
+    }

@@ -1,0 +1,121 @@
+"""The journal store: what every backend (memory, SQLite, PostgreSQL) provides.
+
+Methods take batches, so a backend can commit many events in one transaction
+(group commit falls out of the interface).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from kflow.engine.events import AnyEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One event to append: `body` is its encoded form, `seq` its place in the run."""
+
+    run_id: str
+    seq: int
+    event: AnyEvent
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """A row of the run list."""
+
+    run_id: str
+    workflow_id: str
+    status: str
+    created_at: float
+    updated_at: float
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRequest:
+    """A request from another process to the worker that owns a run."""
+
+    id: int
+    run_id: str
+    action: str
+    """`pause`, `resume` or `cancel`."""
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who executes a run, and when they last said they were alive."""
+
+    run_id: str
+    owner: str
+    host: str
+    pid: int
+    heartbeat_at: float
+
+
+class JournalStore(Protocol):
+    """Durable storage of run journals, control requests and leases."""
+
+    location: str
+    """Where the data lives, for messages (a path or a URL without password)."""
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Append all entries in one transaction; durable when this returns."""
+        ...
+
+    def read(self, run_id: str) -> list[AnyEvent]:
+        """Every event of a run, in order; raises RunNotFound."""
+        ...
+
+    def resolve_id(self, prefix: str) -> str:
+        """The full id of the one run whose id starts with `prefix`; raises RunNotFound."""
+        ...
+
+    def list_runs(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
+        """Runs, newest first, optionally only those with `status`."""
+        ...
+
+    def unfinished(self) -> list[str]:
+        """Ids of runs that are running or paused, oldest first."""
+        ...
+
+    def request(self, run_id: str, action: str, reason: str, at: float) -> int:
+        """Queue a control request for the run's owner; returns its id."""
+        ...
+
+    def pending_requests(self) -> list[ControlRequest]:
+        """Control requests not yet handled, oldest first."""
+        ...
+
+    def mark_handled(self, request_ids: Sequence[int], at: float) -> None:
+        """Record that these requests were carried out."""
+        ...
+
+    def is_handled(self, request_id: int) -> bool:
+        """Whether a control request was carried out."""
+        ...
+
+    def lease(self, run_id: str) -> Lease | None:
+        """The run's lease, if any."""
+        ...
+
+    def put_leases(self, leases: Sequence[Lease]) -> None:
+        """Take or renew leases (the caller has checked the previous owner is gone)."""
+        ...
+
+    def heartbeat(self, owner: str, at: float) -> None:
+        """Renew every lease of `owner`."""
+        ...
+
+    def release(self, run_ids: Sequence[str], owner: str) -> None:
+        """Give up leases held by `owner`."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...

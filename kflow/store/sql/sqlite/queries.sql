@@ -1,0 +1,57 @@
+-- name: append_event
+-- Append one event; (run_id, seq) is unique, so two writers cannot both extend a run.
+INSERT INTO events (run_id, seq, kind, at, body) VALUES (?, ?, ?, ?, ?)
+
+-- name: insert_run
+INSERT INTO runs (run_id, workflow_id, status, created_at, updated_at) VALUES (?, ?, 'running', ?, ?)
+
+-- name: set_run_status
+UPDATE runs SET status = ?, updated_at = ?, error = ? WHERE run_id = ?
+
+-- name: run_events
+SELECT body FROM events WHERE run_id = ? ORDER BY seq
+
+-- name: run_exists
+SELECT 1 FROM runs WHERE run_id = ?
+
+-- name: find_run_ids
+-- Run ids starting with a prefix, so users can type a short id.
+SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 2
+
+-- name: list_runs
+SELECT run_id, workflow_id, status, created_at, updated_at, error FROM runs
+ORDER BY created_at DESC, run_id DESC LIMIT ?
+
+-- name: list_runs_by_status
+SELECT run_id, workflow_id, status, created_at, updated_at, error FROM runs
+WHERE status = ? ORDER BY created_at DESC, run_id DESC LIMIT ?
+
+-- name: unfinished_runs
+SELECT run_id FROM runs WHERE status IN ('running', 'paused') ORDER BY created_at
+
+-- name: insert_request
+INSERT INTO control (run_id, action, reason, at) VALUES (?, ?, ?, ?)
+
+-- name: pending_requests
+SELECT id, run_id, action, reason, at FROM control WHERE handled_at IS NULL ORDER BY id
+
+-- name: mark_request_handled
+UPDATE control SET handled_at = ? WHERE id = ?
+
+-- name: request_handled
+SELECT handled_at FROM control WHERE id = ?
+
+-- name: get_lease
+SELECT run_id, owner, host, pid, heartbeat_at FROM leases WHERE run_id = ?
+
+-- name: put_lease
+INSERT INTO leases (run_id, owner, host, pid, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (run_id) DO UPDATE SET
+    owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+    heartbeat_at = excluded.heartbeat_at
+
+-- name: heartbeat
+UPDATE leases SET heartbeat_at = ? WHERE owner = ?
+
+-- name: release_lease
+DELETE FROM leases WHERE run_id = ? AND owner = ?

@@ -1,0 +1,214 @@
+"""The embedded store: one SQLite file in WAL mode, shared safely by several processes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from kflow.engine import events as ev
+from kflow.errors import RunNotFound, StoreError
+from kflow.store import sql
+from kflow.store.protocol import ControlRequest, Entry, Lease, RunSummary
+
+Durability = Literal["normal", "full"]
+_Q = sql.queries("sqlite")
+_STATUS_OF: dict[type[ev.Event], str] = {
+    ev.RunPaused: "paused",
+    ev.RunResumed: "running",
+    ev.RunSucceeded: "succeeded",
+    ev.RunFailed: "failed",
+    ev.RunCancelled: "cancelled",
+}
+
+
+class SqliteStore:
+    """A `JournalStore` in one SQLite file.
+
+    `durability="normal"` survives a crash of the process (WAL, synchronous=NORMAL);
+    `"full"` also survives power loss (an fsync at every commit).
+    """
+
+    def __init__(self, path: str | Path, durability: Durability = "normal") -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        if not self.path.parent.exists():
+            raise StoreError(
+                f"cannot open the database {self.path}: the folder {self.path.parent} does not "
+                "exist; create it or choose another path with --db"
+            )
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout = 5000")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            synchronous = "FULL" if durability == "full" else "NORMAL"
+            self._db.execute(f"PRAGMA synchronous = {synchronous}")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "open") from exc
+        if mode != "wal" and self._writable():
+            raise StoreError(f"{self.path}: could not switch the database to WAL mode ({mode})")
+
+    # -- journal ----------------------------------------------------------
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Append all entries in one transaction, keeping the `runs` projection in step."""
+        rows = [(e.run_id, e.seq, ev.kind_of(e.event), e.event.at, e.body) for e in entries]
+        with self._transaction("write to"):
+            self._db.executemany(_Q["append_event"], rows)
+            for entry in entries:
+                self._project(entry)
+
+    def _project(self, entry: Entry) -> None:
+        event = entry.event
+        if isinstance(event, ev.RunCreated):
+            self._db.execute(_Q["insert_run"], (entry.run_id, event.workflow_id, event.at, event.at))
+            return
+        status = _STATUS_OF.get(type(event))
+        if status is not None:
+            error = event.error.message if isinstance(event, ev.RunFailed) else None
+            if isinstance(event, ev.RunCancelled):
+                error = event.reason or None
+            self._db.execute(_Q["set_run_status"], (status, event.at, error, entry.run_id))
+
+    def read(self, run_id: str) -> list[ev.AnyEvent]:
+        """Every event of the run, in order."""
+        rows = self._query("run_events", (run_id,))
+        if not rows:
+            raise RunNotFound(run_id, self.location)
+        return [ev.decode(body) for (body,) in rows]
+
+    def resolve_id(self, prefix: str) -> str:
+        """The full id of the single run whose id starts with `prefix`."""
+        if self._query("run_exists", (prefix,)):
+            return prefix
+        found = self._query("find_run_ids", (prefix, prefix + "\uffff"))
+        if len(found) == 1:
+            return str(found[0][0])
+        if found:
+            raise StoreError(f"run id prefix '{prefix}' is ambiguous; type more of the id")
+        raise RunNotFound(prefix, self.location)
+
+    def list_runs(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
+        """Runs, newest first."""
+        if status is None:
+            rows = self._query("list_runs", (limit,))
+        else:
+            rows = self._query("list_runs_by_status", (status, limit))
+        return [RunSummary(*row) for row in rows]
+
+    def unfinished(self) -> list[str]:
+        """Runs still running or paused."""
+        return [str(run_id) for (run_id,) in self._query("unfinished_runs", ())]
+
+    # -- control requests ---------------------------------------------------
+
+    def request(self, run_id: str, action: str, reason: str, at: float) -> int:
+        """Queue a request for the worker that owns the run."""
+        with self._transaction("write to"):
+            cursor = self._db.execute(_Q["insert_request"], (run_id, action, reason, at))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def pending_requests(self) -> list[ControlRequest]:
+        """Requests not yet carried out."""
+        return [ControlRequest(*row) for row in self._query("pending_requests", ())]
+
+    def mark_handled(self, request_ids: Sequence[int], at: float) -> None:
+        """Record requests as carried out."""
+        with self._transaction("write to"):
+            self._db.executemany(_Q["mark_request_handled"], [(at, i) for i in request_ids])
+
+    def is_handled(self, request_id: int) -> bool:
+        """Whether the request was carried out."""
+        rows = self._query("request_handled", (request_id,))
+        return bool(rows) and rows[0][0] is not None
+
+    # -- leases -------------------------------------------------------------
+
+    def lease(self, run_id: str) -> Lease | None:
+        """The run's lease, if one was ever taken and not released."""
+        rows = self._query("get_lease", (run_id,))
+        return Lease(*rows[0]) if rows else None
+
+    def put_leases(self, leases: Sequence[Lease]) -> None:
+        """Take or renew leases."""
+        rows = [(x.run_id, x.owner, x.host, x.pid, x.heartbeat_at) for x in leases]
+        with self._transaction("write to"):
+            self._db.executemany(_Q["put_lease"], rows)
+
+    def heartbeat(self, owner: str, at: float) -> None:
+        """Renew the owner's leases."""
+        with self._transaction("write to"):
+            self._db.execute(_Q["heartbeat"], (at, owner))
+
+    def release(self, run_ids: Sequence[str], owner: str) -> None:
+        """Drop the owner's leases on these runs."""
+        with self._transaction("write to"):
+            self._db.executemany(_Q["release_lease"], [(r, owner) for r in run_ids])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    # -- plumbing -----------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in sql.migrations("sqlite"):
+            if number > version:
+                self._db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    def _writable(self) -> bool:
+        return bool(self._db.execute("PRAGMA query_only").fetchone()[0] == 0)
+
+    @contextmanager
+    def _transaction(self, verb: str) -> Iterator[None]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc, verb) from exc
+        try:
+            yield
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise self._error(exc, verb) from exc
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise self._error(exc, verb) from exc
+
+    def _query(self, name: str, params: tuple[Any, ...]) -> list[Any]:
+        try:
+            return self._db.execute(_Q[name], params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc, "read") from exc
+
+    def _error(self, exc: sqlite3.Error, verb: str) -> StoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            hint = (
+                "another program holds a lock on it for more than 5 s; close programs that "
+                "keep it open in a transaction (e.g. an sqlite3 shell) and try again"
+            )
+        elif "readonly" in text or "read-only" in text:
+            hint = "the file or its folder is read-only; fix the permissions or choose another --db"
+        elif "UNIQUE constraint failed: events" in text:
+            hint = (
+                "another process appended to the same run at the same moment; "
+                "only one worker may execute a run, so check for a second `kflow` process"
+            )
+        elif "not a database" in text or "malformed" in text:
+            hint = "the file is not a kflow database (or is damaged); choose another --db"
+        elif "unable to open" in text:
+            hint = "check that the path exists and is writable, or choose another --db"
+        else:
+            hint = "see the cause below"
+        return StoreError(f"cannot {verb} the database {self.path}: {text}; {hint}")

@@ -1,0 +1,297 @@
+"""The state machine: ordering, concurrency, failures, recovery, pause, fan-out."""
+
+from __future__ import annotations
+
+from kflow.engine import commands as cmd
+from kflow.engine import events as ev
+from kflow.engine.state import RunStatus, StepStatus
+from tests.unit.engine.plans import (
+    DIAMOND,
+    echo_all,
+    new_machine,
+    plan_of,
+    records,
+    start,
+    starts,
+)
+
+
+def error(kind: str = "transient", message: str = "boom") -> ev.ErrorInfo:
+    return ev.ErrorInfo(kind=kind, message=message, type="Error")
+
+
+def test_a_step_starts_only_after_its_dependencies_succeed() -> None:
+    machine = new_machine(plan_of(DIAMOND), {"n": 5})
+    first = starts(machine.decide(1.0))
+    assert [c.step for c in first] == ["a"]
+    start(machine, first[0])
+    assert machine.decide(1.0) == []
+    machine.apply(machine.succeeded(first[0], {"value": 5}, 1.0))
+    second = starts(machine.decide(1.0))
+    assert sorted(c.step for c in second) == ["b", "c"]
+    assert all(c.inputs == {"value": 5} for c in second)
+
+
+def test_the_diamond_runs_to_the_end_and_binds_the_workflow_output() -> None:
+    machine = new_machine(plan_of(DIAMOND), {"n": 7})
+    journal = echo_all(machine)
+    assert isinstance(journal[-1], ev.RunSucceeded)
+    assert journal[-1].outputs == {"total": 7}
+    assert machine.state.status is RunStatus.SUCCEEDED
+
+
+def test_max_concurrency_caps_the_attempts_started_at_once() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: items, action: echo, inputs: {xs: [1, 2, 3, 4, 5, 6, 7]}, outputs: {xs: xs}}
+  - {id: each, action: echo, parallel: true, inputs: {x: $steps.items.xs}, outputs: {x: x}}
+"""
+    )
+    machine = new_machine(plan, concurrency=3)
+    first = starts(machine.decide(1.0))
+    start(machine, first[0])
+    machine.apply(machine.succeeded(first[0], {"xs": [1, 2, 3, 4, 5, 6, 7]}, 1.0))
+    batch = starts(machine.decide(1.0))
+    assert len(batch) == 3
+    for command in batch:
+        start(machine, command)
+    assert starts(machine.decide(1.0)) == []
+    machine.apply(machine.succeeded(batch[0], {"x": 1}, 1.0))
+    assert len(starts(machine.decide(1.0))) == 1
+
+
+def test_when_slots_are_scarce_the_critical_path_goes_first() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: short, action: noop}
+  - {id: long1, action: noop}
+  - {id: long2, action: noop, depends_on: [long1]}
+  - {id: long3, action: noop, depends_on: [long2]}
+"""
+    )
+    machine = new_machine(plan, concurrency=1)
+    assert [c.step for c in starts(machine.decide(1.0))] == ["long1"]
+
+
+def test_a_sequential_workflow_runs_one_step_at_a_time() -> None:
+    plan = plan_of(
+        """
+engine: {type: sequential}
+steps:
+  - {id: a, action: noop}
+  - {id: b, action: noop}
+"""
+    )
+    machine = new_machine(plan, concurrency=8)
+    assert len(starts(machine.decide(1.0))) == 1
+
+
+def test_a_transient_failure_is_retried_with_backoff_and_a_new_attempt() -> None:
+    plan = plan_of(
+        """
+steps:
+  - id: flaky
+    action: noop
+    retry: {max_retries: 2, initial_delay: 1, jitter: 0}
+"""
+    )
+    machine = new_machine(plan)
+    first = starts(machine.decide(10.0))[0]
+    start(machine, first, 10.0)
+    failed = machine.failed(first, error(), None, 10.0)
+    assert failed.decision == "retry" and failed.retry_at == 11.0
+    machine.apply(failed)
+    assert machine.decide(10.5) == [cmd.WakeAt(11.0)]
+    again = starts(machine.decide(11.0))
+    assert [c.attempt for c in again] == [2]
+
+
+def test_retries_stop_when_the_budget_is_spent() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: flaky, action: noop, retry: {max_retries: 1, initial_delay: 0}}
+"""
+    )
+    machine = new_machine(plan)
+    for expected in ("retry", "fail"):
+        command = starts(machine.decide(1.0))[0]
+        start(machine, command)
+        failed = machine.failed(command, error(), None, 1.0)
+        assert failed.decision == expected
+        machine.apply(failed)
+    assert records(machine.decide(1.0))[0] == ev.RunFailed(at=1.0, error=error(), step="flaky")
+
+
+def test_a_permanent_error_is_not_retried() -> None:
+    plan = plan_of("steps:\n  - {id: s, action: noop, retries: 5}\n")
+    machine = new_machine(plan)
+    command = starts(machine.decide(1.0))[0]
+    start(machine, command)
+    assert machine.failed(command, error("permanent"), None, 1.0).decision == "fail"
+
+
+def test_retry_after_from_the_action_overrides_the_backoff() -> None:
+    plan = plan_of("steps:\n  - {id: s, action: noop, retries: 3}\n")
+    machine = new_machine(plan)
+    command = starts(machine.decide(1.0))[0]
+    start(machine, command)
+    assert machine.failed(command, error(), 7.5, 1.0).retry_at == 8.5
+
+
+def test_after_retries_the_fallback_runs_then_the_escalation_agent() -> None:
+    plan = plan_of(
+        """
+steps:
+  - id: gather
+    agent: kExecutor
+    action: execute_research_plan
+    inputs: {plan: x}
+error_handling:
+  - {step: gather, on_failure: escalate, max_retries: 0, fallback: manual_research,
+     escalation_agent: kCoordinator}
+"""
+    )
+    machine = new_machine(plan)
+    primary = starts(machine.decide(1.0))[0]
+    start(machine, primary)
+    machine.apply(machine.failed(primary, error(), None, 1.0))
+    fallback = starts(machine.decide(1.0))[0]
+    assert (fallback.variant, fallback.action.method) == ("fallback", "manual_research")
+    start(machine, fallback)
+    machine.apply(machine.failed(fallback, error(message="still broken"), None, 1.0))
+    escalation = starts(machine.decide(1.0))[0]
+    assert escalation.variant == "escalation"
+    assert (escalation.action.target, escalation.action.method) == ("kCoordinator", "escalate")
+    assert escalation.inputs["error"] == {"kind": "transient", "message": "still broken"}
+    assert escalation.inputs["inputs"] == {"plan": "x"}
+    start(machine, escalation)
+    machine.apply(machine.succeeded(escalation, {"resolved": True}, 1.0))
+    assert isinstance(records(machine.decide(1.0))[0], ev.RunSucceeded)
+
+
+def test_on_failure_continue_skips_dependents_and_the_run_still_succeeds() -> None:
+    plan = plan_of(
+        """
+outputs: [{name: out, from: $steps.after.value}]
+steps:
+  - {id: optional, action: noop, on_failure: continue}
+  - {id: after, action: echo, inputs: {value: 1}, depends_on: [optional]}
+  - {id: other, action: noop}
+"""
+    )
+    machine = new_machine(plan)
+    for command in starts(machine.decide(1.0)):
+        start(machine, command)
+        if command.step == "optional":
+            machine.apply(machine.failed(command, error("permanent"), None, 1.0))
+        else:
+            machine.apply(machine.succeeded(command, {}, 1.0))
+    assert machine.state.steps["after"].status is StepStatus.SKIPPED
+    result = records(machine.decide(1.0))[0]
+    assert isinstance(result, ev.RunSucceeded) and result.outputs == {"out": None}
+
+
+def test_a_failed_step_lets_running_steps_finish_then_fails_the_run() -> None:
+    plan = plan_of("steps:\n  - {id: a, action: noop}\n  - {id: b, action: noop}\n")
+    machine = new_machine(plan)
+    a, b = starts(machine.decide(1.0))
+    start(machine, a)
+    start(machine, b)
+    machine.apply(machine.failed(a, error("permanent"), None, 1.0))
+    assert machine.decide(1.0) == []
+    machine.apply(machine.succeeded(b, {}, 2.0))
+    failed = records(machine.decide(2.0))[0]
+    assert isinstance(failed, ev.RunFailed) and failed.step == "a"
+
+
+def test_recovery_runs_interrupted_attempts_again_with_a_new_attempt_number() -> None:
+    machine = new_machine(plan_of(DIAMOND), {"n": 1})
+    a = starts(machine.decide(1.0))[0]
+    start(machine, a)
+    machine.apply(ev.RunRecovered(at=2.0, owner="w2"))
+    again = starts(machine.decide(2.0))
+    assert [(c.step, c.attempt) for c in again] == [("a", 2)]
+    assert machine.state.running == 0
+
+
+def test_a_paused_run_starts_nothing_until_resumed() -> None:
+    machine = new_machine(plan_of(DIAMOND), {"n": 1})
+    machine.apply(ev.RunPaused(at=1.0, reason="maintenance"))
+    assert machine.decide(1.0) == []
+    assert machine.state.reason == "maintenance"
+    machine.apply(ev.RunResumed(at=2.0))
+    assert [c.step for c in starts(machine.decide(2.0))] == ["a"]
+
+
+def test_a_cancelled_run_decides_nothing_more() -> None:
+    machine = new_machine(plan_of(DIAMOND), {"n": 1})
+    machine.apply(ev.RunCancelled(at=1.0, reason="wrong input"))
+    assert machine.state.status is RunStatus.CANCELLED
+    assert machine.decide(1.0) == []
+
+
+def test_fan_out_collects_item_outputs_in_order() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: each, action: echo, parallel: true, inputs: {x: [3, 1, 2], k: 1}, outputs: {x: x}}
+"""
+    )
+    machine = new_machine(plan)
+    batch = starts(machine.decide(1.0))
+    assert [(c.index, c.inputs) for c in batch] == [
+        (0, {"x": 3, "k": 1}),
+        (1, {"x": 1, "k": 1}),
+        (2, {"x": 2, "k": 1}),
+    ]
+    for command in reversed(batch):
+        start(machine, command)
+        machine.apply(machine.succeeded(command, dict(command.inputs), 1.0))
+    assert machine.state.steps["each"].output == {"x": [3, 1, 2]}
+
+
+def test_fan_out_over_an_empty_list_succeeds_with_empty_outputs() -> None:
+    plan = plan_of(
+        """
+outputs: [{name: xs, from: $steps.each.x}]
+steps:
+  - {id: each, action: echo, parallel: true, inputs: {x: []}, outputs: {x: x}}
+"""
+    )
+    journal = echo_all(new_machine(plan))
+    assert journal == [ev.RunSucceeded(at=1.0, outputs={"xs": []})]
+
+
+def test_fan_out_over_a_value_that_is_not_a_list_fails_with_a_clear_message() -> None:
+    plan = plan_of(
+        "steps:\n  - {id: each, action: echo, parallel: {over: x}, inputs: {x: 5}}\n"
+    )
+    machine = new_machine(plan)
+    failure = records(machine.decide(1.0))[0]
+    assert isinstance(failure, ev.StepFailed)
+    assert failure.error.message == "step 'each' fans out over input 'x', which is int, not a list"
+    assert failure.error.kind == "validation"
+
+
+def test_a_result_missing_a_declared_output_fails_the_step_with_the_keys_found() -> None:
+    plan = plan_of("steps:\n  - {id: s, action: echo, outputs: {plan: research_plan}}\n")
+    machine = new_machine(plan)
+    command = starts(machine.decide(1.0))[0]
+    start(machine, command)
+    failed = machine.succeeded(command, {"other": 1}, 1.0)
+    assert isinstance(failed, ev.StepFailed)
+    assert "has no key 'research_plan' (it has 'other')" in failed.error.message
+
+
+def test_the_run_fails_when_it_exceeds_its_timeout() -> None:
+    plan = plan_of("engine: {timeout: 5s}\nsteps:\n  - {id: s, action: noop}\n")
+    machine = new_machine(plan)
+    start(machine, starts(machine.decide(1.0))[0])
+    assert machine.decide(2.0) == [cmd.WakeAt(5.0)]
+    failure = records(machine.decide(5.0))[0]
+    assert isinstance(failure, ev.RunFailed)
+    assert failure.error.kind == "timeout"
+    assert failure.error.message == "the run exceeded its timeout of 5s"

@@ -1,0 +1,155 @@
+"""Properties of the state machine over random graphs and random orders of completion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kflow.engine import commands as cmd
+from kflow.engine import events as ev
+from kflow.engine.machine import RunMachine
+from kflow.engine.state import StepStatus
+from kflow.plan import Plan
+from tests.unit.engine.plans import new_machine, plan_of
+
+
+@st.composite
+def dags(draw: st.DrawFn) -> Plan:
+    """A random DAG of echo steps, each passing its dependencies' values on."""
+    count = draw(st.integers(2, 9))
+    lines = [
+        "engine: {retry_attempts: 1000}",
+        "outputs: [{name: last, from: $steps.s%d.value}]" % (count - 1),
+        "steps:",
+    ]
+    for i in range(count):
+        deps = draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else set()
+        inputs = ", ".join([f"value: {i}"] + [f"d{d}: $steps.s{d}.value" for d in sorted(deps)])
+        fan = draw(st.booleans()) and i > 0
+        if fan:
+            inputs += ", items: [1, 2]"
+            lines.append(
+                f"  - {{id: s{i}, action: echo, parallel: {{over: items}}, "
+                f"inputs: {{{inputs}}}, outputs: {{value: value}}}}"
+            )
+        else:
+            lines.append(
+                f"  - {{id: s{i}, action: echo, inputs: {{{inputs}}}, outputs: {{value: value}}}}"
+            )
+    return plan_of("\n".join(lines))
+
+
+def snapshot(machine: RunMachine) -> dict[str, Any]:
+    """What must be equal between two runs of the same plan."""
+    state = machine.state
+    return {
+        "status": state.status,
+        "outputs": state.outputs,
+        "steps": {s.id: (s.status, s.output) for s in state.steps.values()},
+    }
+
+
+def check_invariants(machine: RunMachine) -> None:
+    state = machine.state
+    running = sum(t.status is StepStatus.RUNNING for s in state.steps.values() for t in s.tasks)
+    assert running == state.running <= state.max_concurrency
+    for step in state.steps.values():
+        assert step.running == sum(t.status is StepStatus.RUNNING for t in step.tasks)
+        if step.status is StepStatus.SUCCEEDED:
+            assert all(t.status is StepStatus.SUCCEEDED for t in step.tasks)
+
+
+def run_to_end(
+    machine: RunMachine, data: st.DataObject, journal: list[ev.AnyEvent], fail_sometimes: bool
+) -> None:
+    """Drive the machine, completing a randomly chosen running attempt at each turn."""
+    running: dict[tuple[str, int | None], cmd.Start] = {}
+    now = 1.0
+    for _ in range(2000):
+        for command in machine.decide(now):
+            if isinstance(command, cmd.Start):
+                key = (command.step, command.index)
+                assert key not in running, "an attempt was started twice"
+                assert machine.task(command.step, command.index).status is not StepStatus.SUCCEEDED
+                event: ev.AnyEvent = ev.StepStarted(
+                    at=now, step=command.step, index=command.index, attempt=command.attempt
+                )
+                running[key] = command
+            elif isinstance(command, cmd.Record):
+                event = command.event
+            else:
+                now = max(now, command.at)
+                continue
+            machine.apply(event)
+            journal.append(event)
+        check_invariants(machine)
+        if machine.state.status.finished:
+            return
+        if not running:
+            continue
+        key = data.draw(st.sampled_from(sorted(running, key=str)))
+        command = running.pop(key)
+        if fail_sometimes and data.draw(st.booleans()):
+            error = ev.ErrorInfo(kind="transient", message="flaky")
+            outcome: ev.AnyEvent = machine.failed(command, error, 0.0, now)
+        else:
+            outcome = machine.succeeded(command, dict(command.inputs), now)
+        machine.apply(outcome)
+        journal.append(outcome)
+    raise AssertionError("the run did not finish")
+
+
+@settings(max_examples=60, deadline=None)
+@given(plan=dags(), concurrency=st.integers(1, 4), data=st.data())
+def test_any_order_of_completions_reaches_the_same_final_state(
+    plan: Plan, concurrency: int, data: st.DataObject
+) -> None:
+    reference = new_machine(plan, concurrency=8)
+    run_to_end(reference, data, [], fail_sometimes=False)
+    shuffled = new_machine(plan, concurrency=concurrency)
+    run_to_end(shuffled, data, [], fail_sometimes=False)
+    assert snapshot(shuffled) == snapshot(reference)
+    assert reference.state.status.value == "succeeded"
+
+
+@settings(max_examples=40, deadline=None)
+@given(plan=dags(), data=st.data())
+def test_every_prefix_of_a_journal_folds_into_a_valid_state_and_replays_exactly(
+    plan: Plan, data: st.DataObject
+) -> None:
+    live = new_machine(plan, concurrency=3)
+    journal: list[ev.AnyEvent] = []
+    run_to_end(live, data, journal, fail_sometimes=False)
+    for end in range(len(journal) + 1):
+        replay = new_machine(plan, concurrency=3)
+        replay.apply_all(journal[:end])
+        check_invariants(replay)
+        replay.decide(1.0)
+    full = new_machine(plan, concurrency=3)
+    full.apply_all(journal)
+    assert snapshot(full) == snapshot(live)
+
+
+@settings(max_examples=40, deadline=None)
+@given(plan=dags(), data=st.data(), cut=st.floats(0, 1))
+def test_a_crash_at_any_point_ends_like_an_uninterrupted_run(
+    plan: Plan, data: st.DataObject, cut: float
+) -> None:
+    reference = new_machine(plan, concurrency=2)
+    journal: list[ev.AnyEvent] = []
+    run_to_end(reference, data, journal, fail_sometimes=True)
+    kept = journal[: int(len(journal) * cut)]
+    finished_before = {
+        (e.step, e.index) for e in kept if isinstance(e, ev.StepSucceeded)
+    }
+    recovered = new_machine(plan, concurrency=2)
+    recovered.apply_all(kept)
+    if not recovered.state.status.finished:
+        recovered.apply(ev.RunRecovered(at=2.0, owner="w2"))
+    rest: list[ev.AnyEvent] = []
+    run_to_end(recovered, data, rest, fail_sometimes=False)
+    restarted = {(e.step, e.index) for e in rest if isinstance(e, ev.StepStarted)}
+    assert not restarted & finished_before, "a finished step ran again"
+    assert snapshot(recovered) == snapshot(reference)
