@@ -90,24 +90,23 @@ class Worker:
         interrupted attempts run again, finished steps are never repeated.
         """
         now = time.time()
-        adopted: list[RunDriver] = []
-        leases = []
-        for run_id in run_ids:
-            lease = self.store.lease(run_id)
-            if is_live(lease, now) and lease is not None and lease.owner != self.owner.id:
+        previous = {run_id: self.store.lease(run_id) for run_id in run_ids}
+        for run_id, lease in previous.items():
+            if lease is not None and lease.owner != self.owner.id and is_live(lease, now):
                 raise RunStateError(
                     f"run '{run_id}' is being executed by process {lease.pid} on {lease.host}; "
                     "control it with `kflow pause|resume|cancel`, or wait for it to finish"
                 )
-            leases.append(self.owner.lease(run_id, now))
-        self.store.put_leases(leases)
+        self.store.put_leases([self.owner.lease(run_id, now) for run_id in run_ids])
+        adopted = []
         for run_id in run_ids:
-            adopted.append(self._drive(run_id, self.store.read(run_id)))
+            orphaned = previous[run_id] is not None and previous[run_id].owner != self.owner.id
+            adopted.append(self._drive(run_id, self.store.read(run_id), orphaned))
         for driver in adopted:
             driver.pump()
         return adopted
 
-    def _drive(self, run_id: str, events: list[ev.AnyEvent]) -> RunDriver:
+    def _drive(self, run_id: str, events: list[ev.AnyEvent], orphaned: bool) -> RunDriver:
         created = events[0]
         assert isinstance(created, ev.RunCreated)
         plan = self.definitions.plan(created)
@@ -116,7 +115,9 @@ class Worker:
         machine.apply_all(events[1:])
         driver = RunDriver(machine, self._journal, resolver, self._notify)
         self.drivers[run_id] = driver
-        interrupted = machine.state.running > 0 or len(events) > 1
+        # Attempts recorded as running belong to a worker that is gone: they
+        # must be queued again, and a left-behind lease means a crash to record.
+        interrupted = machine.state.running > 0 or orphaned
         if interrupted and not machine.state.status.finished:
             driver.record(ev.RunRecovered(at=time.time(), owner=self.owner.id))
         elif machine.state.status.finished and not driver.done.done():
