@@ -21,7 +21,6 @@ from kflow.errors import KflowError
 from kflow.plan import mermaid
 from kflow.runtime import RunResult, Service
 from kflow.runtime.checks import check_workflow
-from kflow.runtime.driver import Observer
 from kflow.spec.inputs import parse_cli_inputs
 from kflow.spec.schema import json_schema
 from kflow.store.sqlite import SqliteStore
@@ -245,7 +244,9 @@ def list_runs(
     ctx: typer.Context,
     status: Annotated[
         str | None,
-        typer.Option(help="Only runs with this status: running, paused, succeeded, failed, cancelled."),
+        typer.Option(
+            help="Only runs with this status: running, paused, succeeded, failed, cancelled."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 50,
     as_json: JsonOption = False,

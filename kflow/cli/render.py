@@ -80,7 +80,9 @@ def status_report(console: Console, view: RunView) -> None:
     status = view.status
     if status == "running" and view.live is False:
         status = "running, but no worker is executing it: `kflow resume` or `kflow recover`"
-    console.print(f"run [bold]{view.run_id}[/bold] of workflow '{view.workflow_id}': {styled(status)}")
+    console.print(
+        f"run [bold]{view.run_id}[/bold] of workflow '{view.workflow_id}': {styled(status)}"
+    )
     console.print(f"created {when(view.created_at)}, finished {when(view.finished_at)}")
     if view.reason:
         console.print(f"reason: {view.reason}")
@@ -91,11 +93,18 @@ def status_report(console: Console, view: RunView) -> None:
         if step.variant:
             error = f"(via {step.variant}) {error}".strip()
         table.add_row(
-            name, styled(step.status), step.action, str(step.attempts), seconds(step.duration), error
+            name,
+            styled(step.status),
+            step.action,
+            str(step.attempts),
+            seconds(step.duration),
+            error,
         )
     console.print(table)
     if view.error:
-        console.print(f"[red]error[/red] ({view.error_kind}) at step {view.failed_step}: {view.error}")
+        console.print(
+            f"[red]error[/red] ({view.error_kind}) at step {view.failed_step}: {view.error}"
+        )
     if view.outputs is not None:
         console.print("outputs:")
         dump_json(console, view.outputs)

@@ -121,7 +121,9 @@ class RunMachine:
         match event.decision:
             case "retry":
                 task.status, task.retry_at = StepStatus.RETRYING, event.retry_at
-                heapq.heappush(self._retries, (event.retry_at or event.at, step.id, event.index or 0))
+                heapq.heappush(
+                    self._retries, (event.retry_at or event.at, step.id, event.index or 0)
+                )
                 if step.running == 0 and not step.status.finished:
                     step.status = StepStatus.RETRYING
             case "fallback" | "escalate":
@@ -368,14 +370,18 @@ class RunMachine:
         outputs: dict[str, Any] = {}
         for binding in self.plan.outputs:
             try:
-                outputs[binding.name] = resolve(binding.ref, self.state.inputs, self.state.step_outputs)
+                outputs[binding.name] = resolve(
+                    binding.ref, self.state.inputs, self.state.step_outputs
+                )
             except MissingValue:
                 outputs[binding.name] = None  # its step was skipped or failed with `continue`
         return ev.RunSucceeded(at=now, outputs=outputs)
 
     # -- turning action results into events -----------------------------
 
-    def succeeded(self, start: cmd.Start, result: Any, now: float) -> ev.StepSucceeded | ev.StepFailed:
+    def succeeded(
+        self, start: cmd.Start, result: Any, now: float
+    ) -> ev.StepSucceeded | ev.StepFailed:
         """The event for an attempt whose action returned `result`."""
         plan_step = self.plan.steps[start.step]
         if start.variant == "escalation" or not plan_step.outputs:

@@ -148,8 +148,7 @@ def render(
         return resolve(template, inputs, steps)
     if isinstance(template, Interpolation):
         return "".join(
-            p if isinstance(p, str) else _as_text(resolve(p, inputs, steps))
-            for p in template.parts
+            p if isinstance(p, str) else _as_text(resolve(p, inputs, steps)) for p in template.parts
         )
     if isinstance(template, dict):
         return {k: render(v, inputs, steps) for k, v in template.items()}

@@ -35,7 +35,10 @@ from kflow.spec.source import Path, SourceMap
 
 
 def compile_plan(loaded: LoadedSpec | WorkflowSpec) -> Plan:
-    """Compile a loaded spec (or a bare WorkflowSpec, whose problems have no location)."""
+    """Compile a loaded spec (or a bare WorkflowSpec, whose problems have no location).
+
+    Raises SpecError listing every problem; the rules are in this module's docstring.
+    """
     if isinstance(loaded, WorkflowSpec):
         loaded = LoadedSpec(loaded, SourceMap(), "<spec>")
     return _Compiler(loaded).run()
@@ -54,6 +57,8 @@ class _Compiler:
         self.report = Reporter(loaded.source, loaded.filename, loaded.omitted)
         self.index: dict[str, int] = {}
         self.templates: list[dict[str, Template]] = []
+        self.ids = [step.id for step in self.spec.steps]
+        self.handling: dict[str, tuple[ErrorHandlingSpec, Path]] = {}
         for position, step in enumerate(self.spec.steps):
             self._register(step, position)
         steps = {step_id: self.spec.steps[i] for step_id, i in self.index.items()}
@@ -64,10 +69,10 @@ class _Compiler:
         if step.id not in self.index:
             self.index[step.id] = position
             return
-        first = self.report.line_of(("steps", self.index[step.id], "id"))
+        first = self.report.first_at(("steps", self.index[step.id], "id"))
         self.report.add(
             ("steps", position, "id"),
-            f"duplicate step id {step.id!r}; the first is at line {first}",
+            f"duplicate step id {step.id!r}{first}",
             "each step needs its own name",
         )
 
@@ -77,31 +82,13 @@ class _Compiler:
         dependents = graph.dependents_of(deps)
         order, stuck = graph.topological_order(deps, dependents)
         self._report_cycles(dependents, stuck)
-        handling = self._error_handling()
+        self.handling = self._error_handling()
         lengths = graph.longest_paths(order, dependents)
-        ids = [step.id for step in spec.steps]
-        steps = {}
-        for i, step in enumerate(spec.steps):
-            path: Path = ("steps", i)
-            failure = policy.failure_policy(
-                step, path, handling.get(step.id), spec.engine, self.report
-            )
-            steps[step.id] = PlanStep(
-                id=step.id,
-                action=targets.step_action(step, path, self.report),
-                inputs=self.templates[i],
-                outputs=dict(step.outputs),
-                depends_on=tuple(ids[d] for d in deps[i]),
-                dependents=tuple(ids[d] for d in dependents[i]),
-                fan_out=self._fan_out(step, path),
-                retry=failure.retry,
-                timeout=step.timeout,
-                on_failure=failure.on_failure,
-                fallback=failure.fallback,
-                escalation=failure.escalation,
-                priority=float(lengths[i]),
-            )
-        outputs = self._outputs([ids[i] for i in order + stuck])
+        steps = {
+            step.id: self._step(step, i, deps[i], dependents[i], lengths[i])
+            for i, step in enumerate(spec.steps)
+        }
+        outputs = self._outputs([self.ids[i] for i in order + stuck])
         if self.report.problems:
             raise SpecError(sorted(self.report.problems, key=lambda p: (p.line, p.column)))
         return Plan(
@@ -109,13 +96,35 @@ class _Compiler:
             version=spec.version,
             digest=spec_digest(spec),
             steps=steps,
-            order=tuple(ids[i] for i in order),
+            order=tuple(self.ids[i] for i in order),
             inputs=tuple(spec.inputs),
             outputs=outputs,
             max_concurrency=1 if spec.engine.type == "sequential" else spec.engine.max_concurrency,
             sequential=spec.engine.type == "sequential",
             timeout=spec.engine.timeout,
             spec=spec,
+        )
+
+    def _step(
+        self, step: StepSpec, i: int, before: list[int], after: list[int], length: int
+    ) -> PlanStep:
+        path: Path = ("steps", i)
+        entry = self.handling.get(step.id)
+        failure = policy.failure_policy(step, path, entry, self.spec.engine, self.report)
+        return PlanStep(
+            id=step.id,
+            action=targets.step_action(step, path, self.report),
+            inputs=self.templates[i],
+            outputs=dict(step.outputs),
+            depends_on=tuple(self.ids[d] for d in before),
+            dependents=tuple(self.ids[d] for d in after),
+            fan_out=self._fan_out(step, path),
+            retry=failure.retry,
+            timeout=step.timeout,
+            on_failure=failure.on_failure,
+            fallback=failure.fallback,
+            escalation=failure.escalation,
+            priority=float(length),
         )
 
     def _dependencies(self, step: StepSpec, i: int) -> list[int]:
@@ -152,11 +161,10 @@ class _Compiler:
         for j, entry in enumerate(self.spec.error_handling):
             path: Path = ("error_handling", j)
             if entry.step in entries:
-                first = self.report.line_of(entries[entry.step][1])
+                first = self.report.first_at(entries[entry.step][1])
                 self.report.add(
                     (*path, "step"),
-                    f"duplicate error_handling entry for step {entry.step!r}; "
-                    f"the first is at line {first}",
+                    f"duplicate error_handling entry for step {entry.step!r}{first}",
                     "merge the two entries into one",
                 )
             elif entry.step in self.index:

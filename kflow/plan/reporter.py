@@ -27,9 +27,10 @@ class Reporter:
             return (path[0], self.omitted.source_index(path[0], path[1]), *path[2:])
         return path
 
-    def line_of(self, path: Path) -> int:
-        """The line `path` is on (0 if unknown)."""
-        return self.source.locate(self.in_file(path))[0]
+    def first_at(self, path: Path) -> str:
+        """`; the first is at line N` for a repeated name first written at `path`, if known."""
+        line = self.source.locate(self.in_file(path))[0]
+        return f"; the first is at line {line}" if line else ""
 
     def step_left_out(self, step_id: str) -> bool:
         """Whether a step was left out of a partial spec (so references to it are not errors)."""

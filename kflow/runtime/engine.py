@@ -56,9 +56,7 @@ class Engine:
         max_concurrency: int | None = None,
     ) -> RunResult:
         """Create a run and execute it to the end."""
-        return asyncio.run(
-            self.service.run(workflow, inputs, max_concurrency=max_concurrency)
-        )
+        return asyncio.run(self.service.run(workflow, inputs, max_concurrency=max_concurrency))
 
     def pause(self, run_id: str, reason: str = "") -> str:
         """Start no new steps until resumed."""

@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from kflow.store.protocol import Lease
 
@@ -58,7 +59,7 @@ def _process_exists(pid: int) -> bool:
 def _not_zombie(pid: int) -> bool:
     # A killed child that its parent has not reaped yet still "exists" for kill(0).
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
     except OSError:
         return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -100,7 +100,8 @@ class Worker:
         self.store.put_leases([self.owner.lease(run_id, now) for run_id in run_ids])
         adopted = []
         for run_id in run_ids:
-            orphaned = previous[run_id] is not None and previous[run_id].owner != self.owner.id
+            lease = previous[run_id]
+            orphaned = lease is not None and lease.owner != self.owner.id
             adopted.append(self._drive(run_id, self.store.read(run_id), orphaned))
         for driver in adopted:
             driver.pump()
@@ -188,4 +189,3 @@ class Worker:
 async def _all(futures: Sequence[asyncio.Future[RunStatus]]) -> None:
     for future in futures:
         await future
-

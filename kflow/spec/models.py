@@ -1,6 +1,7 @@
 """The workflow definition language as pydantic models (the seeds' YAML, 002 and 004).
 
-Each field's docstring becomes its description in the JSON Schema (`kflow.spec.schema`).
+Each field's docstring becomes its description in the JSON Schema: `kflow.spec.schema` reads
+them from this file's source when asked, which keeps them out of the import's cost.
 """
 
 from __future__ import annotations
@@ -88,9 +89,7 @@ Backoff = Literal["exponential", "fixed"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class InputSpec(_Model):

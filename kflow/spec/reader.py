@@ -277,6 +277,8 @@ class _Reader:
                 self.open(event, None)
             return
         written = event.value
+        if event.anchor:
+            self.anchors[event.anchor] = (written, 1, 0)
         if written == "<<" and event.tag is None and event.implicit[0]:
             frame.key = _MERGE_KEY
             return

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import copy
+import functools
+import inspect
 from typing import Any
 
+from kflow.spec import models
 from kflow.spec.models import WorkflowSpec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -22,6 +26,8 @@ def json_schema() -> dict[str, Any]:
     workflow = WorkflowSpec.model_json_schema(mode="validation")
     definitions: dict[str, Any] = workflow.pop("$defs")
     definitions["WorkflowSpec"] = workflow
+    for name, definition in definitions.items():
+        _describe_fields(name, definition)
     for name, (alias, field) in _ALIASES.items():
         _add_alias(definitions[name], alias, field)
     _loosen_step(definitions["StepSpec"]["properties"])
@@ -45,6 +51,36 @@ def json_schema() -> dict[str, Any]:
         ],
         "$defs": definitions,
     }
+
+
+def _describe_fields(model_name: str, definition: dict[str, Any]) -> None:
+    """Give each property its field's docstring as description."""
+    docs = _field_docs().get(model_name, {})
+    fields = getattr(models, model_name).model_fields
+    for name, info in fields.items():
+        spelled = info.alias or name
+        if spelled in definition["properties"] and name in docs:
+            definition["properties"][spelled].setdefault("description", docs[name])
+
+
+@functools.cache
+def _field_docs() -> dict[str, dict[str, str]]:
+    """The docstrings under the fields of each model in `kflow.spec.models`, by class."""
+    docs: dict[str, dict[str, str]] = {}
+    for node in ast.parse(inspect.getsource(models)).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        fields = docs.setdefault(node.name, {})
+        for field, doc in zip(node.body, node.body[1:], strict=False):
+            if (
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and isinstance(doc, ast.Expr)
+                and isinstance(doc.value, ast.Constant)
+                and isinstance(doc.value.value, str)
+            ):
+                fields[field.target.id] = inspect.cleandoc(doc.value.value)
+    return docs
 
 
 def _add_alias(model: dict[str, Any], alias: str, field: str) -> None:

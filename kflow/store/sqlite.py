@@ -64,7 +64,9 @@ class SqliteStore:
     def _project(self, entry: Entry) -> None:
         event = entry.event
         if isinstance(event, ev.RunCreated):
-            self._db.execute(_Q["insert_run"], (entry.run_id, event.workflow_id, event.at, event.at))
+            self._db.execute(
+                _Q["insert_run"], (entry.run_id, event.workflow_id, event.at, event.at)
+            )
             return
         status = _STATUS_OF.get(type(event))
         if status is not None:
@@ -159,7 +161,9 @@ class SqliteStore:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         for number, script in sql.migrations("sqlite"):
             if number > version:
-                self._db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+                self._db.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
 
     def _writable(self) -> bool:
         return bool(self._db.execute("PRAGMA query_only").fetchone()[0] == 0)

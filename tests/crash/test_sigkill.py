@@ -32,10 +32,22 @@ TOTAL_EVENTS = 1 + 2 * TASKS + 1
 
 def kflow(db: Path, log: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "KFLOW_CRASH_LOG": str(log)}
-    command = [sys.executable, "-m", "kflow.cli", "--db", str(db), "--config", str(HERE / "kflow.toml")]
+    command = [
+        sys.executable,
+        "-m",
+        "kflow.cli",
+        "--db",
+        str(db),
+        "--config",
+        str(HERE / "kflow.toml"),
+    ]
     return subprocess.Popen(
-        [*command, *args], env=env, cwd=HERE, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [*command, *args],
+        env=env,
+        cwd=HERE,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -102,7 +114,7 @@ def test_a_run_killed_after_n_events_recovers_to_the_same_result(
         if len(before) > 1:  # steps had started, so the dead worker left its lease behind
             assert isinstance(after[len(before)], ev.RunRecovered)
     assert isinstance(after[-1], ev.RunSucceeded) and after[-1].outputs == reference
-    new_events = after[len(before):]
+    new_events = after[len(before) :]
     restarted = {(e.step, e.index): e.attempt for e in new_events if isinstance(e, ev.StepStarted)}
     assert not finished_before & restarted.keys(), "a finished step ran again"
     for task, attempt in interrupted.items():
@@ -127,7 +139,8 @@ def _interrupted(events: list[ev.AnyEvent]) -> dict[tuple[str, int | None], int]
 
 def _attempt_of(events: list[ev.AnyEvent], step: str, index: int | None) -> str:
     (attempt,) = [
-        e.attempt for e in events
+        e.attempt
+        for e in events
         if isinstance(e, ev.StepSucceeded) and (e.step, e.index) == (step, index)
     ]
     return str(attempt)

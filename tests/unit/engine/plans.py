@@ -31,7 +31,9 @@ def plan_of(text: str) -> Plan:
     return load_plan(text, "test.yaml")
 
 
-def new_machine(plan: Plan, inputs: dict[str, Any] | None = None, concurrency: int = 8) -> RunMachine:
+def new_machine(
+    plan: Plan, inputs: dict[str, Any] | None = None, concurrency: int = 8
+) -> RunMachine:
     """A machine for a fresh run of `plan`."""
     created = ev.RunCreated(
         at=0.0,
@@ -49,7 +51,10 @@ def new_machine(plan: Plan, inputs: dict[str, Any] | None = None, concurrency: i
 def start(machine: RunMachine, command: cmd.Start, at: float = 1.0) -> ev.StepStarted:
     """Fold the StepStarted event the runtime would record for `command`."""
     event = ev.StepStarted(
-        at=at, step=command.step, index=command.index, attempt=command.attempt,
+        at=at,
+        step=command.step,
+        index=command.index,
+        attempt=command.attempt,
         variant=command.variant,
     )
     machine.apply(event)

@@ -9,10 +9,10 @@ from tests.unit.engine.plans import plan_of
 
 
 def test_a_validation_error_goes_straight_to_the_fallback() -> None:
-    plan = plan_of(
-        "steps:\n  - {id: s, agent: a, action: x, retries: 3, fallback: y}\n"
+    plan = plan_of("steps:\n  - {id: s, agent: a, action: x, retries: 3, fallback: y}\n")
+    decision = decide_failure(
+        plan.steps["s"], TaskState("s", None), ErrorKind.VALIDATION, None, 0.0, "r"
     )
-    decision = decide_failure(plan.steps["s"], TaskState("s", None), ErrorKind.VALIDATION, None, 0.0, "r")
     assert decision.decision == "fallback"
 
 

@@ -266,9 +266,7 @@ steps:
 
 
 def test_fan_out_over_a_value_that_is_not_a_list_fails_with_a_clear_message() -> None:
-    plan = plan_of(
-        "steps:\n  - {id: each, action: echo, parallel: {over: x}, inputs: {x: 5}}\n"
-    )
+    plan = plan_of("steps:\n  - {id: each, action: echo, parallel: {over: x}, inputs: {x: 5}}\n")
     machine = new_machine(plan)
     failure = records(machine.decide(1.0))[0]
     assert isinstance(failure, ev.StepFailed)

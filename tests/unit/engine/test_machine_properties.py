@@ -141,9 +141,7 @@ def test_a_crash_at_any_point_ends_like_an_uninterrupted_run(
     journal: list[ev.AnyEvent] = []
     run_to_end(reference, data, journal, fail_sometimes=True)
     kept = journal[: int(len(journal) * cut)]
-    finished_before = {
-        (e.step, e.index) for e in kept if isinstance(e, ev.StepSucceeded)
-    }
+    finished_before = {(e.step, e.index) for e in kept if isinstance(e, ev.StepSucceeded)}
     recovered = new_machine(plan, concurrency=2)
     recovered.apply_all(kept)
     if not recovered.state.status.finished:

@@ -1,0 +1,79 @@
+"""Step functions for the runtime integration tests (imported as `steps`)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+from kflow import ErrorKind, StepFailure, current_step
+
+_lock = threading.Lock()
+active = 0
+peak = 0
+attempts: dict[str, int] = {}
+
+
+def reset() -> None:
+    """Forget what earlier tests recorded."""
+    global active, peak
+    active = peak = 0
+    attempts.clear()
+
+
+def _enter() -> None:
+    global active, peak
+    with _lock:
+        active += 1
+        peak = max(peak, active)
+
+
+def _leave() -> None:
+    global active
+    with _lock:
+        active -= 1
+
+
+async def probe(seconds: float, item: Any = None) -> dict[str, Any]:
+    """Sleep on the loop while counting how many probes run at once."""
+    _enter()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        _leave()
+    return {"item": item}
+
+
+def blocking_probe(seconds: float) -> dict[str, Any]:
+    """Sleep in a thread while counting how many probes run at once."""
+    _enter()
+    try:
+        time.sleep(seconds)
+    finally:
+        _leave()
+    return {"thread": threading.current_thread().name}
+
+
+def flaky(name: str, failures: int, kind: str = "transient") -> dict[str, Any]:
+    """Fail `failures` times, then succeed; reports the attempt it succeeded on."""
+    count = attempts[name] = attempts.get(name, 0) + 1
+    if count <= failures:
+        raise StepFailure(f"{name} failed on call {count}", ErrorKind(kind))
+    return {"attempt": current_step().attempt, "calls": count}
+
+
+def boom() -> None:
+    """Raise a plain exception."""
+    raise ValueError("the answer was not 42")
+
+
+def unserializable() -> dict[str, Any]:
+    """Return something the journal cannot hold."""
+    return {"handle": object()}
+
+
+def context() -> dict[str, Any]:
+    """Report the step's context."""
+    step = current_step()
+    return {"key": step.idempotency_key, "attempt": step.attempt, "step": step.step_id}

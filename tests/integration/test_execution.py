@@ -1,0 +1,229 @@
+"""Running workflows for real: concurrency, retries, timeouts, failures, control, group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from kflow.engine import events as ev
+from kflow.errors import InputError, RunStateError
+from kflow.plan import Plan, load_plan
+from kflow.runtime import Service
+from tests.integration import steps
+
+S = "tests.integration.steps"
+
+
+def plan(text: str) -> Plan:
+    return load_plan(text, "test.yaml")
+
+
+def fan_out(count: int, seconds: float, function: str = "probe", limit: str = "") -> Plan:
+    return plan(
+        f"""
+id: fan
+steps:
+  - {{id: items, action: echo, inputs: {{xs: {list(range(count))}}}, outputs: {{xs: xs}}}}
+  - id: each
+    action: "{S}:{function}"
+    parallel: {{over: item{limit}}}
+    inputs: {{item: $steps.items.xs, seconds: {seconds}}}
+"""
+    )
+
+
+def test_max_concurrency_is_never_exceeded_by_async_steps(service: Service) -> None:
+    result = asyncio.run(service.run(fan_out(24, 0.02), max_concurrency=5))
+    assert result.ok
+    assert steps.peak == 5
+
+
+def test_a_fan_out_limit_caps_its_own_items(service: Service) -> None:
+    result = asyncio.run(
+        service.run(fan_out(12, 0.02, limit=", max_concurrency: 2"), max_concurrency=8)
+    )
+    assert result.ok
+    assert steps.peak == 2
+
+
+def test_sync_steps_run_in_threads_in_parallel_up_to_the_limit(service: Service) -> None:
+    workflow = plan(
+        "\n".join(
+            ["steps:"]
+            + [
+                f'  - {{id: s{i}, action: "{S}:blocking_probe", inputs: {{seconds: 0.1}}}}'
+                for i in range(12)
+            ]
+        )
+    )
+    started = time.perf_counter()
+    result = asyncio.run(service.run(workflow, max_concurrency=12))
+    elapsed = time.perf_counter() - started
+    assert result.ok
+    assert steps.peak == 12
+    assert elapsed < 0.6, "twelve 0.1 s steps should overlap"
+
+
+def test_a_flaky_step_is_retried_until_it_succeeds(service: Service) -> None:
+    workflow = plan(
+        f"""
+outputs: [{{name: attempt, from: $steps.f.attempt}}]
+steps:
+  - id: f
+    action: "{S}:flaky"
+    inputs: {{name: f, failures: 2}}
+    retry: {{max_retries: 3, initial_delay: 0.01}}
+    outputs: {{attempt: attempt}}
+"""
+    )
+    result = asyncio.run(service.run(workflow))
+    assert result.ok and result.outputs == {"attempt": 3}
+    kinds = [type(e).__name__ for e in service.history(result.run_id)]
+    assert kinds.count("StepFailed") == 2 and kinds.count("StepStarted") == 3
+
+
+def test_a_permanent_failure_fails_the_run_with_the_step_and_the_message(service: Service) -> None:
+    workflow = plan(
+        f'steps:\n  - {{id: f, action: "{S}:flaky", inputs: {{name: p, failures: 9, kind: permanent}}, retries: 5}}\n'
+    )
+    result = asyncio.run(service.run(workflow))
+    assert result.status == "failed" and result.failed_step == "f"
+    assert result.error == "p failed on call 1"
+    assert steps.attempts["p"] == 1
+
+
+def test_an_exception_from_an_action_is_classified_and_reported(service: Service) -> None:
+    result = asyncio.run(service.run(plan(f'steps:\n  - {{id: b, action: "{S}:boom"}}\n')))
+    assert result.status == "failed"
+    assert result.error == "ValueError: the answer was not 42"
+
+
+def test_a_step_that_times_out_fails_with_a_timeout_error(service: Service) -> None:
+    workflow = plan(
+        f'steps:\n  - {{id: slow, action: "{S}:probe", inputs: {{seconds: 5}}, timeout: 0.05}}\n'
+    )
+    started = time.perf_counter()
+    result = asyncio.run(service.run(workflow))
+    assert time.perf_counter() - started < 2
+    view = service.status(result.run_id)
+    assert view.steps[0].error_kind == "timeout"
+    assert view.steps[0].error == "step 'slow' did not finish within its timeout of 0.05s"
+
+
+def test_an_output_the_journal_cannot_hold_fails_the_step_and_keeps_the_journal(
+    service: Service,
+) -> None:
+    result = asyncio.run(
+        service.run(plan(f'steps:\n  - {{id: u, action: "{S}:unserializable"}}\n'))
+    )
+    assert result.status == "failed"
+    assert result.error is not None and "cannot be stored in the journal" in result.error
+    assert isinstance(service.history(result.run_id)[-1], ev.RunFailed)
+
+
+def test_every_attempt_gets_an_idempotency_key(service: Service) -> None:
+    workflow = plan(
+        f'outputs: [{{name: key, from: $steps.c.key}}]\nsteps:\n  - {{id: c, action: "{S}:context", outputs: {{key: key}}}}\n'
+    )
+    result = asyncio.run(service.run(workflow))
+    assert result.outputs == {"key": f"{result.run_id}:c:1"}
+
+
+def test_missing_required_inputs_are_rejected_before_anything_is_stored(service: Service) -> None:
+    workflow = plan("inputs: [{name: topic, required: true}]\nsteps:\n  - {id: a, action: noop}\n")
+    with pytest.raises(InputError, match="topic"):
+        asyncio.run(service.create(workflow, {}))
+    assert service.runs() == []
+
+
+def test_the_workflow_timeout_fails_the_run_and_stops_running_steps(service: Service) -> None:
+    workflow = plan(
+        f'engine: {{timeout: 0.2}}\nsteps:\n  - {{id: slow, action: "{S}:probe", inputs: {{seconds: 10}}}}\n'
+    )
+    started = time.perf_counter()
+    result = asyncio.run(service.run(workflow))
+    assert time.perf_counter() - started < 2
+    assert result.status == "failed"
+    assert result.error == "the run exceeded its timeout of 0.2s"
+
+
+def test_concurrent_runs_share_commits(service: Service) -> None:
+    chain = plan(
+        "steps:\n"
+        + "\n".join(
+            f"  - {{id: s{i}, action: noop{', depends_on: [s%d]' % (i - 1) if i else ''}}}"
+            for i in range(5)
+        )
+    )
+
+    async def many() -> int:
+        ids = [await service.create(chain) for _ in range(50)]
+        results = await service.execute(ids)
+        assert all(r.ok for r in results)
+        return len(ids)
+
+    runs = asyncio.run(many())
+    events = sum(len(service.history(r.run_id)) for r in service.runs(limit=100))
+    assert runs == 50 and events == 50 * (1 + 2 * 5 + 1)
+
+
+def test_pause_and_resume_from_another_service_while_the_run_executes(service: Service) -> None:
+    workflow = plan(
+        "steps:\n"
+        + "\n".join(
+            f'  - {{id: s{i}, action: "{S}:probe", inputs: {{seconds: 0.05}}'
+            + (f", depends_on: [s{i - 1}]}}" if i else "}")
+            for i in range(8)
+        )
+    )
+    other = Service(service.store)
+
+    async def scenario() -> None:
+        run_id = await service.create(workflow)
+        execution = asyncio.ensure_future(service.execute([run_id]))
+        await asyncio.sleep(0.12)
+        assert await other.pause(run_id, "checking something") == "requested"
+        paused = other.status(run_id)
+        assert paused.status == "paused" and paused.reason == "checking something"
+        done_then = paused.counts().get("succeeded", 0)
+        await asyncio.sleep(0.3)
+        assert other.status(run_id).counts().get("succeeded", 0) <= done_then + 1
+        assert await other.resume(run_id) == "requested"
+        (result,) = await execution
+        assert result.ok
+
+    asyncio.run(scenario())
+
+
+def test_cancel_records_the_reason_and_stops_running_steps(service: Service) -> None:
+    workflow = plan(f'steps:\n  - {{id: slow, action: "{S}:probe", inputs: {{seconds: 30}}}}\n')
+
+    async def scenario() -> str:
+        run_id = await service.create(workflow)
+        execution = asyncio.ensure_future(service.execute([run_id]))
+        await asyncio.sleep(0.1)
+        await Service(service.store).cancel(run_id, "wrong topic")
+        (result,) = await asyncio.wait_for(execution, 5)
+        assert result.status == "cancelled"
+        return run_id
+
+    run_id = asyncio.run(scenario())
+    assert service.status(run_id).reason == "wrong topic"
+    with pytest.raises(RunStateError, match="has already cancelled; nothing to cancel"):
+        asyncio.run(service.cancel(run_id))
+
+
+def test_a_paused_run_without_a_worker_is_resumed_and_executed_later(service: Service) -> None:
+    workflow = plan("steps:\n  - {id: a, action: noop}\n")
+
+    async def scenario() -> None:
+        run_id = await service.create(workflow)
+        assert await service.pause(run_id) == "paused"
+        assert service.status(run_id).status == "paused"
+        assert await service.resume(run_id) == "resumed"
+        (result,) = await service.execute([run_id])
+        assert result.ok
+
+    asyncio.run(scenario())

@@ -1,0 +1,105 @@
+"""Every JournalStore backend keeps the same promises (run against memory and SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kflow.engine import events as ev
+from kflow.errors import RunNotFound, StoreError
+from kflow.store import Entry, JournalStore, Lease, MemoryStore, SqliteStore
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JournalStore]:
+    backend: JournalStore = (
+        MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "k.db")
+    )
+    yield backend
+    backend.close()
+
+
+def created(run_id: str, at: float = 1.0) -> Entry:
+    event = ev.RunCreated(
+        at=at,
+        run_id=run_id,
+        workflow_id="wf",
+        version="1",
+        digest="d",
+        definition={},
+        inputs={},
+        max_concurrency=1,
+    )
+    return Entry(run_id, 0, event, ev.encode(event))
+
+
+def entry(run_id: str, seq: int, event: ev.AnyEvent) -> Entry:
+    return Entry(run_id, seq, event, ev.encode(event))
+
+
+def test_appended_events_read_back_in_order(store: JournalStore) -> None:
+    started = ev.StepStarted(at=2.0, step="a", attempt=1)
+    store.append([created("r1"), entry("r1", 1, started)])
+    events = store.read("r1")
+    assert [type(e) for e in events] == [ev.RunCreated, ev.StepStarted]
+    assert events[1] == started
+
+
+def test_a_batch_with_a_sequence_conflict_is_rejected_whole(store: JournalStore) -> None:
+    store.append([created("r1")])
+    with pytest.raises(StoreError):
+        store.append([created("r2"), entry("r1", 0, ev.RunResumed(at=3.0))])
+    with pytest.raises(RunNotFound):
+        store.read("r2")
+    assert len(store.read("r1")) == 1
+
+
+def test_an_unknown_run_is_reported_with_what_to_do(store: JournalStore) -> None:
+    with pytest.raises(RunNotFound, match="no run 'nope' in .*; list runs with `kflow runs`"):
+        store.read("nope")
+
+
+def test_a_unique_prefix_finds_the_run(store: JournalStore) -> None:
+    store.append([created("abc123"), created("abd456")])
+    assert store.resolve_id("abc") == "abc123"
+    with pytest.raises(StoreError, match="ambiguous"):
+        store.resolve_id("ab")
+    with pytest.raises(RunNotFound):
+        store.resolve_id("zzz")
+
+
+def test_runs_are_listed_newest_first_and_filtered_by_status(store: JournalStore) -> None:
+    store.append([created("old", at=1.0), created("new", at=2.0)])
+    error = ev.ErrorInfo(kind="permanent", message="bad")
+    store.append([entry("old", 1, ev.RunFailed(at=3.0, error=error))])
+    assert [r.run_id for r in store.list_runs()] == ["new", "old"]
+    (failed,) = store.list_runs("failed")
+    assert (failed.run_id, failed.error) == ("old", "bad")
+    assert store.unfinished() == ["new"]
+    store.append([entry("new", 1, ev.RunPaused(at=4.0))])
+    assert store.list_runs("paused")[0].run_id == "new"
+    assert store.unfinished() == ["new"]
+
+
+def test_control_requests_are_pending_until_handled(store: JournalStore) -> None:
+    request = store.request("r1", "pause", "lunch", 1.0)
+    assert [(r.run_id, r.action, r.reason) for r in store.pending_requests()] == [
+        ("r1", "pause", "lunch")
+    ]
+    assert not store.is_handled(request)
+    store.mark_handled([request], 2.0)
+    assert store.is_handled(request)
+    assert store.pending_requests() == []
+
+
+def test_leases_are_taken_renewed_and_released_by_their_owner(store: JournalStore) -> None:
+    store.put_leases([Lease("r1", "w1", "host", 10, 1.0)])
+    store.heartbeat("w1", 5.0)
+    lease = store.lease("r1")
+    assert lease is not None and lease.heartbeat_at == 5.0
+    store.release(["r1"], "someone-else")
+    assert store.lease("r1") is not None
+    store.release(["r1"], "w1")
+    assert store.lease("r1") is None

@@ -1,0 +1,87 @@
+"""The SQLite store: schema, durability settings, and the errors a user can meet."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kflow.engine import events as ev
+from kflow.errors import StoreError
+from kflow.store import Entry, SqliteStore, sql
+
+
+def _schema(db: sqlite3.Connection) -> set[tuple[str, str]]:
+    rows = db.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
+    return {(name, " ".join(text.split())) for name, text in rows}
+
+
+def test_the_migrations_build_exactly_the_schema(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "migrated.db").close()
+    fresh = sqlite3.connect(tmp_path / "schema.db")
+    schema = Path(sql.__file__).parent / "sqlite" / "schema.sql"
+    fresh.executescript(schema.read_text())
+    migrated = sqlite3.connect(tmp_path / "migrated.db")
+    assert _schema(migrated) == _schema(fresh)
+
+
+def test_the_journal_uses_wal_and_the_chosen_synchronous_level(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "k.db", durability="full")
+    db = store._db
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    store.close()
+
+
+def test_reopening_a_store_keeps_its_runs(tmp_path: Path) -> None:
+    event = ev.RunResumed(at=1.0)
+    store = SqliteStore(tmp_path / "k.db")
+    created = ev.RunCreated(
+        at=1.0,
+        run_id="r",
+        workflow_id="w",
+        version="1",
+        digest="d",
+        definition={},
+        inputs={},
+        max_concurrency=1,
+    )
+    store.append(
+        [Entry("r", 0, created, ev.encode(created)), Entry("r", 1, event, ev.encode(event))]
+    )
+    store.close()
+    assert len(SqliteStore(tmp_path / "k.db").read("r")) == 2
+
+
+def test_a_missing_folder_is_reported_before_anything_is_created(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="the folder .*nowhere does not exist; create it"):
+        SqliteStore(tmp_path / "nowhere" / "k.db")
+
+
+def test_a_file_that_is_not_a_database_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello, this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a kflow database"):
+        SqliteStore(path)
+
+
+def test_a_locked_database_names_the_cause_and_the_remedy(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "k.db")
+    store._db.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="is locked.*another program holds a lock"):
+            store.request("r", "pause", "", 1.0)
+    finally:
+        other.execute("ROLLBACK")
+    assert store.pending_requests() == []
+    store.close()
+
+
+def test_queries_are_all_named_and_loaded_from_the_sql_file() -> None:
+    queries = sql.queries("sqlite")
+    assert {"append_event", "run_events", "list_runs", "put_lease"} <= queries.keys()
+    verbs = ("SELECT", "INSERT", "UPDATE", "DELETE")
+    assert all(any(verb in text for verb in verbs) for text in queries.values())
