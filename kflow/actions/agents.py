@@ -8,8 +8,8 @@ from importlib import metadata
 
 from kflow.actions.base import Action
 from kflow.actions.python import PythonAction, import_object
-from kflow.actions.suggest import did_you_mean
 from kflow.errors import ActionNotFound
+from kflow.spec.suggest import did_you_mean
 
 ENTRY_POINT_GROUP = "kflow.agents"
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kflow.actions.base import StepContext
-from kflow.actions.suggest import did_you_mean
 from kflow.errors import ErrorKind, StepFailure
+from kflow.spec.suggest import did_you_mean
 
 
 async def sleep(inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:

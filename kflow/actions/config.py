@@ -11,8 +11,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from kflow.actions.suggest import did_you_mean
 from kflow.errors import KflowError
+from kflow.spec.suggest import did_you_mean
 
 FILE_NAME = "kflow.toml"
 _SECTIONS = ("agents", "engine", "python")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kflow.actions.base import StepContext, bind_context
-from kflow.actions.suggest import closest, did_you_mean
 from kflow.errors import ActionNotFound, ErrorKind, StepFailure
+from kflow.spec.suggest import closest, did_you_mean
 
 _KEYWORDABLE = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 

@@ -9,8 +9,8 @@ from kflow.actions.agents import AgentRegistry
 from kflow.actions.base import Action
 from kflow.actions.python import PythonAction, import_callable
 from kflow.actions.shell import ShellAction
-from kflow.actions.suggest import did_you_mean
 from kflow.errors import ActionNotFound
+from kflow.spec.suggest import did_you_mean
 
 _BUILTINS: dict[str, Callable[[], Action]] = {
     "shell": ShellAction,

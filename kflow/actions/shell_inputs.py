@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kflow.actions.base import StepContext
-from kflow.actions.suggest import did_you_mean
 from kflow.errors import ErrorKind, StepFailure
+from kflow.spec.suggest import did_you_mean
 
 INPUTS = ("command", "cwd", "env", "timeout", "parse", "check")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass, field
@@ -207,7 +208,7 @@ def validate(
     report: list[dict[str, Any]] = []
     for file in files:
         problems = check_workflow(file, cli.config(file))
-        report.append({"file": str(file), "problems": [p.__dict__ for p in problems]})
+        report.append({"file": str(file), "problems": [dataclasses.asdict(p) for p in problems]})
         if as_json:
             continue
         if not problems:
@@ -258,7 +259,7 @@ def list_runs(
         fail(f"unknown status '{status}'; use one of {', '.join(sorted(known))}")
     runs = cli.service().runs(status, limit)
     if as_json:
-        render.dump_json(cli.console, [r.__dict__ for r in runs])
+        render.dump_json(cli.console, [dataclasses.asdict(r) for r in runs])
     else:
         render.runs_table(cli.console, runs)
 

@@ -49,5 +49,11 @@ class GroupCommit:
             self._on_error(exc)
             return
         self.commits += 1
+        failure: BaseException | None = None
         for callback in callbacks:
-            callback()
+            try:
+                callback()
+            except Exception as exc:  # keep the other runs' bookkeeping whole
+                failure = failure or exc
+        if failure is not None:
+            self._on_error(failure)

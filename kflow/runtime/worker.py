@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,8 @@ from kflow.runtime.driver import Observer, RunDriver
 from kflow.runtime.journal import GroupCommit
 from kflow.runtime.leases import HEARTBEAT_SECONDS, Owner, is_live
 from kflow.store.protocol import JournalStore
+
+_log = logging.getLogger(__name__)
 
 CONTROL_POLL_SECONDS = 0.2
 """How often the worker looks for pause/resume/cancel requests from other processes."""
@@ -144,8 +147,20 @@ class Worker:
     # -- events, failures, housekeeping -------------------------------------
 
     def _notify(self, machine: RunMachine, event: ev.AnyEvent) -> None:
-        for observer in self._observers:
-            observer(machine, event)
+        for observer in list(self._observers):
+            try:
+                observer(machine, event)
+            except Exception as exc:
+                # A broken observer (say, progress printed into a closed pipe) must
+                # not stop the runs: drop it and say so once.
+                self._observers.remove(observer)
+                _log.warning(
+                    "stopped calling observer %r after it raised %s: %s",
+                    observer,
+                    type(exc).__name__,
+                    exc,
+                    extra={"action": "observer_dropped"},
+                )
 
     def _fatal(self, exc: BaseException) -> None:
         self._failure = exc
