@@ -83,7 +83,7 @@ class _Compiler:
         order, stuck = graph.topological_order(deps, dependents)
         self._report_cycles(dependents, stuck)
         self.handling = self._error_handling()
-        lengths = graph.longest_paths(order, dependents)
+        lengths = graph.longest_paths(order, dependents, self._weights())
         steps = {
             step.id: self._step(step, i, deps[i], dependents[i], lengths[i])
             for i, step in enumerate(spec.steps)
@@ -106,7 +106,7 @@ class _Compiler:
         )
 
     def _step(
-        self, step: StepSpec, i: int, before: list[int], after: list[int], length: int
+        self, step: StepSpec, i: int, before: list[int], after: list[int], length: float
     ) -> PlanStep:
         path: Path = ("steps", i)
         entry = self.handling.get(step.id)
@@ -124,8 +124,21 @@ class _Compiler:
             on_failure=failure.on_failure,
             fallback=failure.fallback,
             escalation=failure.escalation,
-            priority=float(length),
+            priority=length,
         )
+
+    def _weights(self) -> list[float] | None:
+        """Each step's expected duration, for a critical path in seconds rather than steps.
+
+        A step's weight is its `estimate`, else the literal `seconds` of a `sleep`; steps
+        with neither weigh the mean of the known ones. With nothing known: None (count steps).
+        """
+        known: list[float | None] = [_estimate(step) for step in self.spec.steps]
+        given = [w for w in known if w is not None]
+        if not given:
+            return None
+        mean = sum(given) / len(given)
+        return [mean if w is None else w for w in known]
 
     def _dependencies(self, step: StepSpec, i: int) -> list[int]:
         """Explicit `depends_on` and referenced steps, in definition order."""
@@ -224,3 +237,16 @@ class _Compiler:
                     "or declare the output in a step's `outputs:`",
                 )
         return tuple(bindings)
+
+
+def _estimate(step: StepSpec) -> float | None:
+    if step.estimate is not None:
+        return step.estimate
+    seconds = step.inputs.get("seconds")
+    if (
+        step.action == "sleep"
+        and isinstance(seconds, int | float)
+        and not isinstance(seconds, bool)
+    ):
+        return float(seconds)
+    return None

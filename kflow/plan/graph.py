@@ -119,13 +119,19 @@ def _cycle_through(start: int, component: set[int], edges: Adjacency) -> list[in
     raise ValueError("the component has no cycle through its start")  # pragma: no cover
 
 
-def longest_paths(order: Sequence[int], dependents: Adjacency) -> list[int]:
-    """For each step, the number of steps on the longest path from it to a sink (itself = 1)."""
-    length = [1] * len(dependents)
+def longest_paths(
+    order: Sequence[int], dependents: Adjacency, weights: Sequence[float] | None = None
+) -> list[float]:
+    """For each step, the weight of the heaviest path from it to a sink, itself included.
+
+    With no weights every step weighs 1, so this counts the steps on the longest path.
+    """
+    weight = list(weights) if weights is not None else [1.0] * len(dependents)
+    length = list(weight)
     for step in reversed(order):
         after = dependents[step]
         if after:
-            length[step] = 1 + max(length[a] for a in after)
+            length[step] = weight[step] + max(length[a] for a in after)
     return length
 
 

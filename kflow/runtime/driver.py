@@ -38,8 +38,8 @@ class RunDriver:
         self._observe = observe
         self._tasks: dict[_TaskKey, asyncio.Task[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._uncommitted = 0
-        self._pump_wanted = False
+        self._unsettled = 0
+        """Results recorded but not yet committed; while any exist, nothing new starts."""
         self.done = asyncio.get_running_loop().create_future()
         """Resolves with the final status once the run has ended (or the driver stopped)."""
 
@@ -48,13 +48,11 @@ class RunDriver:
     def pump(self) -> None:
         """Ask the engine what to do now and do it.
 
-        Nothing starts while this run has events not yet committed: a dependent
-        must never see a result that a crash could still take back.
+        Nothing starts while a result of this run is not yet committed: a
+        dependent must never see a result that a crash could still take back.
         """
-        if self._uncommitted:
-            self._pump_wanted = True
-            return
-        self._pump_wanted = False
+        if self._unsettled:
+            return  # `_settled` pumps once the last result is committed
         for command in self.machine.decide(time.time()):
             match command:
                 case cmd.Start():
@@ -68,19 +66,24 @@ class RunDriver:
         """Fold an event into the state and append it to the journal."""
         entry = Entry(self.run_id, self.machine.state.events, event, ev.encode(event))
         self.machine.apply(event)
-        self._uncommitted += 1
-        self._journal.append(entry, lambda: self._committed(event))
+        if isinstance(event, ev.StepStarted):
+            # Nothing waits for a start to be durable (see GroupCommit.append).
+            self._journal.append(entry, lambda: self._observe(self.machine, event), lazy=True)
+            return
+        self._unsettled += 1
+        self._journal.append(entry, lambda: self._settled(event))
         if isinstance(event, ev.TERMINAL_EVENTS):
             self._abandon_running()
 
-    def _committed(self, event: ev.AnyEvent) -> None:
-        self._uncommitted -= 1
+    def _settled(self, event: ev.AnyEvent) -> None:
+        self._unsettled -= 1
         self._observe(self.machine, event)
         if self.machine.state.status.finished:
-            if not self.done.done() and self._uncommitted == 0:
+            # Entries commit in order, so everything before the end is durable too.
+            if not self.done.done():
                 self.done.set_result(self.machine.state.status)
             return
-        if self._uncommitted == 0 and (self._pump_wanted or _moves_run(event)):
+        if self._unsettled == 0:
             self.pump()
 
     def _wake_at(self, at: float) -> None:
@@ -159,11 +162,6 @@ class RunDriver:
     def running_tasks(self) -> int:
         """Attempts whose actions are running in this process now."""
         return len(self._tasks)
-
-
-def _moves_run(event: ev.AnyEvent) -> bool:
-    """Whether committing this event can make new work ready."""
-    return not isinstance(event, ev.StepStarted)
 
 
 def _normalised(event: ev.StepSucceeded) -> ev.StepSucceeded:

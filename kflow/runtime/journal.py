@@ -9,6 +9,9 @@ from kflow.store.protocol import Entry, JournalStore
 
 Callback = Callable[[], None]
 
+LAZY_SECONDS = 0.005
+"""How long an entry that nothing waits for may stay in the buffer (see `append`)."""
+
 
 class GroupCommit:
     """Buffers journal entries and commits them together at the end of the loop tick.
@@ -24,20 +27,40 @@ class GroupCommit:
         self._entries: list[Entry] = []
         self._callbacks: list[Callback] = []
         self._scheduled = False
+        self._lazy: asyncio.TimerHandle | None = None
         self.commits = 0
         """Transactions committed so far (for benchmarks and tests)."""
 
-    def append(self, entry: Entry, on_commit: Callback | None = None) -> None:
-        """Buffer an entry; it is committed with everything else appended in this tick."""
+    def append(
+        self, entry: Entry, on_commit: Callback | None = None, *, lazy: bool = False
+    ) -> None:
+        """Buffer an entry; it is committed with everything else appended in this tick.
+
+        A `lazy` entry (a step starting: nothing waits for it) may wait up to
+        `LAZY_SECONDS` to share the commit of the step's result, which halves the
+        commits of a chain of quick steps. A crash before that commit only loses
+        the record of an attempt that had not finished anyway.
+        """
         self._entries.append(entry)
         if on_commit is not None:
             self._callbacks.append(on_commit)
-        if not self._scheduled:
+        if self._scheduled:
+            return
+        loop = asyncio.get_running_loop()
+        if not lazy:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop.call_soon(self.flush)
+        elif self._lazy is None:
+            self._lazy = loop.call_later(LAZY_SECONDS, self._lazy_due)
+
+    def _lazy_due(self) -> None:
+        self._lazy = None
+        self.flush()
 
     def flush(self) -> None:
         """Commit what is buffered now, then run the callbacks of what was committed."""
+        # A pending lazy timer is left alone: firing on an empty buffer costs less
+        # than cancelling and re-arming one timer per step.
         self._scheduled = False
         entries, callbacks = self._entries, self._callbacks
         if not entries:

@@ -56,6 +56,7 @@ class Service:
         self.store = store
         self.config = config
         self.definitions = Definitions()
+        self._compiled: dict[int, tuple[WorkflowSpec, Plan]] = {}
 
     # -- definitions ------------------------------------------------------
 
@@ -64,7 +65,11 @@ class Service:
         if isinstance(workflow, Plan):
             plan = workflow
         elif isinstance(workflow, WorkflowSpec):
-            plan = compile_plan(workflow)
+            # Specs are immutable, so one compiled plan serves every run of the same object.
+            cached = self._compiled.get(id(workflow))
+            if cached is None or cached[0] is not workflow:
+                cached = self._compiled[id(workflow)] = (workflow, compile_plan(workflow))
+            plan = cached[1]
         else:
             plan = load_plan(Path(workflow))
         self.definitions.remember(plan)
@@ -89,23 +94,44 @@ class Service:
         max_concurrency: int | None = None,
     ) -> str:
         """Validate inputs and record a new run; returns its id. Nothing runs yet."""
+        return (await self.create_many(workflow, [inputs or {}], max_concurrency=max_concurrency))[
+            0
+        ]
+
+    async def create_many(
+        self,
+        workflow: Workflow,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        max_concurrency: int | None = None,
+    ) -> list[str]:
+        """Record one run per inputs mapping, all in one transaction; returns their ids.
+
+        Every mapping is checked first: if one is invalid, no run is stored.
+        """
         plan = self.load(workflow)
         config = self.config_for(workflow)
-        bound = bind_inputs(plan.inputs, dict(inputs or {}))
-        run_id = new_run_id()
-        created = ev.RunCreated(
-            at=time.time(),
-            run_id=run_id,
-            workflow_id=plan.workflow_id,
-            version=plan.version,
-            digest=plan.digest,
-            definition=plan.spec.model_dump(mode="json", by_alias=True, exclude_unset=True),
-            inputs=bound,
-            max_concurrency=self._concurrency(plan, config, max_concurrency),
-            environment=Environment.from_config(config).to_json(),
-        )
-        self.store.append([Entry(run_id, 0, created, ev.encode(created))])
-        return run_id
+        bound = [bind_inputs(plan.inputs, dict(given)) for given in inputs]
+        definition = plan.spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        environment = Environment.from_config(config).to_json()
+        concurrency = self._concurrency(plan, config, max_concurrency)
+        entries = []
+        for values in bound:
+            run_id = new_run_id()
+            created = ev.RunCreated(
+                at=time.time(),
+                run_id=run_id,
+                workflow_id=plan.workflow_id,
+                version=plan.version,
+                digest=plan.digest,
+                definition=definition,
+                inputs=values,
+                max_concurrency=concurrency,
+                environment=environment,
+            )
+            entries.append(Entry(run_id, 0, created, ev.encode(created)))
+        self.store.append(entries)
+        return [entry.run_id for entry in entries]
 
     @staticmethod
     def _concurrency(plan: Plan, config: KflowConfig, requested: int | None) -> int:
@@ -139,6 +165,18 @@ class Service:
         """Create a run and execute it to the end."""
         run_id = await self.create(workflow, inputs, max_concurrency=max_concurrency)
         return (await self.execute([run_id], observers))[0]
+
+    async def run_many(
+        self,
+        workflow: Workflow,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        max_concurrency: int | None = None,
+        observers: Sequence[Observer] = (),
+    ) -> list[RunResult]:
+        """Create one run per inputs mapping and execute them all concurrently."""
+        run_ids = await self.create_many(workflow, inputs, max_concurrency=max_concurrency)
+        return await self.execute(run_ids, observers)
 
     async def recover(self, observers: Sequence[Observer] = ()) -> list[RunResult]:
         """Continue every unfinished run that no live worker owns (paused runs stay paused)."""
@@ -234,8 +272,11 @@ class Service:
 
 
 def new_run_id() -> str:
-    """A short id that sorts by creation time: 11 hex digits of ms, then 5 random ones."""
-    return f"{int(time.time() * 1000):011x}{os.urandom(3).hex()[:5]}"
+    """An id that sorts by creation time: 11 hex digits of ms, then 8 random ones.
+
+    Thousands of runs may be created in one millisecond; 32 random bits keep them apart.
+    """
+    return f"{int(time.time() * 1000):011x}{os.urandom(4).hex()}"
 
 
 def _result(machine: RunMachine) -> RunResult:

@@ -188,6 +188,8 @@ class StepSpec(_Model):
     """Run once per item of a list input (`true`, or `{over: input, max_concurrency: n}`)."""
     timeout: Duration | None = None
     """Time limit of one attempt."""
+    estimate: Duration | None = None
+    """Expected duration of one attempt; weighs the critical path when slots are scarce."""
     retries: Annotated[int, Field(ge=0, le=1000)] | None = None
     """Attempts after the first one."""
     retry: RetrySpec | None = None

@@ -293,3 +293,17 @@ def test_the_run_fails_when_it_exceeds_its_timeout() -> None:
     assert isinstance(failure, ev.RunFailed)
     assert failure.error.kind == "timeout"
     assert failure.error.message == "the run exceeded its timeout of 5s"
+
+
+def test_estimates_weigh_the_critical_path_in_seconds_not_steps() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: a, action: noop, estimate: 0.1}
+  - {id: b, action: noop, estimate: 0.1, depends_on: [a]}
+  - {id: c, action: noop, estimate: 0.1, depends_on: [b]}
+  - {id: long, action: sleep, inputs: {seconds: 1}}
+"""
+    )
+    machine = new_machine(plan, concurrency=1)
+    assert [c.step for c in starts(machine.decide(1.0))] == ["long"]
