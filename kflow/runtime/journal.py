@@ -9,7 +9,7 @@ from kflow.store.protocol import Entry, JournalStore
 
 Callback = Callable[[], None]
 
-LAZY_SECONDS = 0.005
+LAZY_SECONDS = 0.002
 """How long an entry that nothing waits for may stay in the buffer (see `append`)."""
 
 

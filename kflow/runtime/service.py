@@ -181,12 +181,8 @@ class Service:
     async def recover(self, observers: Sequence[Observer] = ()) -> list[RunResult]:
         """Continue every unfinished run that no live worker owns (paused runs stay paused)."""
         now = time.time()
-        orphans = [
-            run_id
-            for run_id in self.store.unfinished()
-            if not is_live(self.store.lease(run_id), now)
-            and self.fold(run_id).state.status.value == "running"
-        ]
+        running = (r.run_id for r in self.store.list_runs("running", limit=1_000_000))
+        orphans = [r for r in running if not is_live(self.store.lease(r), now)]
         if not orphans:
             return []
         return await self.execute(orphans, observers)
