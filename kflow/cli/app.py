@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,13 +48,20 @@ class Cli:
     config_path: Path | None
     verbose: bool
     console: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
     _service: Service | None = None
 
     def config(self, workflow: Path | None = None) -> KflowConfig:
         """The config file in force: --config, else kflow.toml in cwd or beside the workflow."""
         dirs = [Path.cwd()] + ([workflow.resolve().parent] if workflow else [])
         return load_config(self.config_path, dirs)
+
+    def command_prefix(self, service: Service) -> str:
+        """`kflow`, plus `--db PATH` unless the journal is the default ./kflow.db."""
+        location = Path(service.store.location)
+        if location.resolve() == (Path.cwd() / "kflow.db").resolve():
+            return "kflow"
+        return f"kflow --db {shlex.quote(str(location))}"
 
     def service(self, workflow: Path | None = None) -> Service:
         """The runtime service on the chosen database."""
@@ -102,7 +110,10 @@ def run(
     given.update(parse_cli_inputs(inputs or []))
     service = cli.service(file)
     run_id = asyncio.run(service.create(file, given, max_concurrency=max_concurrency))
-    cli.err.print(f"run [bold]{run_id}[/bold] created; follow it with `kflow status {run_id}`")
+    cli.err.print(
+        f"run [bold]{run_id}[/bold] created; follow it with "
+        f"`{cli.command_prefix(service)} status {run_id}`"
+    )
     _execute(cli, service, [run_id], as_json)
 
 
@@ -111,17 +122,11 @@ def resume(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> No
     """Resume a paused run, or continue an interrupted one in this process."""
     cli: Cli = ctx.obj
     service = cli.service()
-    view = service.status(run_id)
-    if view.status == "paused":
-        answer = asyncio.run(service.resume(view.run_id))
-        if answer == "requested":
-            cli.err.print(f"run {view.run_id} resumed by the worker executing it")
-            return
-    elif view.status != "running":
-        fail(f"run '{view.run_id}' has already {view.status}; there is nothing to resume")
-    elif view.live:
-        fail(f"run '{view.run_id}' is already being executed by another process")
-    _execute(cli, service, [view.run_id], as_json)
+    full_id = service.store.resolve_id(run_id)
+    if not asyncio.run(service.resume_here(full_id)):
+        cli.err.print(f"run {full_id} resumed by the worker executing it")
+        return
+    _execute(cli, service, [full_id], as_json)
 
 
 @app.command()
@@ -149,7 +154,7 @@ def _execute(cli: Cli, service: Service, run_ids: list[str], as_json: bool) -> N
     except KeyboardInterrupt:
         cli.err.print(
             f"\ninterrupted: run {run_ids[0]} stopped with finished steps saved; "
-            f"continue it with `kflow resume {run_ids[0]}`"
+            f"continue it with `{cli.command_prefix(service)} resume {run_ids[0]}`"
         )
         raise typer.Exit(130) from None
     view = service.status(result.run_id)
@@ -214,7 +219,7 @@ def validate(
         if not problems:
             cli.console.print(f"{file}: [green]ok[/green]")
         for problem in problems:
-            cli.console.print(str(problem), markup=False, highlight=False)
+            cli.console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     if as_json:
         render.dump_json(cli.console, report)
     count = sum(len(r["problems"]) for r in report)

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from kflow.engine import events as ev
@@ -114,7 +115,8 @@ class BarProgress:
             counts += " · [yellow]paused[/yellow]"
         self._progress.update(bar, completed=state.finished_steps, counts=counts)
         if isinstance(event, ev.StepFailed | ev.RunRecovered | ev.RunPaused | ev.RunCancelled):
-            self._progress.console.print(f"[dim]{_clock(event.at)}[/dim] {describe(event)}")
+            line = f"[dim]{_clock(event.at)}[/dim] {escape(describe(event))}"
+            self._progress.console.print(line, highlight=False)
 
     def __enter__(self) -> BarProgress:
         self._progress.start()

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from kflow.cli.progress import describe
 from kflow.engine import events as ev
@@ -62,15 +63,17 @@ def runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
     if not runs:
         console.print("no runs yet; start one with `kflow run FILE`")
         return
-    table = Table("run", "workflow", "status", "created", "updated", "error / reason")
+    table = Table("workflow", "status", "created", "updated", "error / reason")
+    # Whole ids, never wrapped: they are what users copy into the next command.
+    table.columns.insert(0, Column("run", no_wrap=True, min_width=len(runs[0].run_id)))
     for run in runs:
         table.add_row(
             run.run_id,
-            run.workflow_id,
+            escape(run.workflow_id),
             styled(run.status),
             when(run.created_at),
             when(run.updated_at),
-            (run.error or "")[:80],
+            escape((run.error or "")[:80]),
         )
     console.print(table)
 
@@ -95,15 +98,15 @@ def status_report(console: Console, view: RunView) -> None:
         table.add_row(
             name,
             styled(step.status),
-            step.action,
+            escape(step.action),
             str(step.attempts),
             seconds(step.duration),
-            error,
+            escape(error),
         )
     console.print(table)
     if view.error:
         console.print(
-            f"[red]error[/red] ({view.error_kind}) at step {view.failed_step}: {view.error}"
+            f"[red]error[/red] ({view.error_kind}) at step {view.failed_step}: {escape(view.error)}"
         )
     if view.outputs is not None:
         console.print("outputs:")
@@ -115,7 +118,10 @@ def history_report(console: Console, events: Sequence[ev.AnyEvent]) -> None:
     start = events[0].at if events else 0.0
     for seq, event in enumerate(events):
         offset = f"+{event.at - start:8.3f}s"
-        console.print(f"{seq:>4}  {when(event.at)}  [dim]{offset}[/dim]  {describe(event)}")
+        console.print(
+            f"{seq:>4}  {when(event.at)}  [dim]{offset}[/dim]  {escape(describe(event))}",
+            highlight=False,
+        )
 
 
 def event_json(seq: int, event: ev.AnyEvent) -> dict[str, Any]:

@@ -156,6 +156,15 @@ class RunMachine:
 
     def _finish(self, status: RunStatus, at: float) -> None:
         self.state.status, self.state.finished_at = status, at
+        # Attempts still running are abandoned with the run: nothing will record their end.
+        for step in self.state.steps.values():
+            if step.running == 0:
+                continue
+            for task in step.tasks:
+                if task.status is StepStatus.RUNNING:
+                    task.status, task.finished_at = StepStatus.CANCELLED, at
+            step.status, step.running = StepStatus.CANCELLED, 0
+        self.state.running = 0
 
     # -- graph propagation ----------------------------------------------
 

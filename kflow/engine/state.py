@@ -24,11 +24,18 @@ class StepStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    """It was running when the run ended (cancelled or timed out); its result is ignored."""
 
     @property
     def finished(self) -> bool:
         """Whether nothing more will happen to it."""
-        return self in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED)
+        return self in _FINISHED
+
+
+_FINISHED = frozenset(
+    {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}
+)
 
 
 class RunStatus(enum.StrEnum):

@@ -17,6 +17,7 @@ from typing import Any
 from kflow.actions import KflowConfig, load_config
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
+from kflow.engine.state import RunState, RunStatus
 from kflow.errors import RunStateError
 from kflow.plan import Plan, compile_plan, load_plan
 from kflow.runtime.definitions import Definitions, Environment
@@ -187,6 +188,23 @@ class Service:
             return []
         return await self.execute(orphans, observers)
 
+    async def resume_here(self, run_id: str) -> bool:
+        """Make a run ready to execute in this process; False if its live worker resumed it.
+
+        A paused run is resumed; an interrupted one (no live worker) needs nothing.
+        Raises RunStateError for a finished run or one another process is executing.
+        """
+        view = self.status(run_id)
+        if view.status == "paused":
+            return await self.resume(view.run_id) != "requested"
+        if view.status != "running":
+            raise RunStateError(
+                f"run '{view.run_id}' has already {view.status}; there is nothing to resume"
+            )
+        if view.live:
+            raise RunStateError(f"run '{view.run_id}' is already being executed by another process")
+        return True
+
     async def pause(self, run_id: str, reason: str = "") -> str:
         """Stop starting new steps; running steps finish. Returns `requested` or `paused`."""
         return await self._control(run_id, "pause", reason)
@@ -281,6 +299,12 @@ def _result(machine: RunMachine) -> RunResult:
         run_id=state.run_id,
         status=state.status.value,
         outputs=state.outputs,
-        error=state.error.message if state.error else (state.reason or None),
+        error=state.error.message if state.error else _cancel_reason(state),
         failed_step=state.failed_step,
     )
+
+
+def _cancel_reason(state: RunState) -> str | None:
+    if state.status is RunStatus.CANCELLED:
+        return state.reason or "cancelled"
+    return None

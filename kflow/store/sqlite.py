@@ -158,12 +158,25 @@ class SqliteStore:
     # -- plumbing -----------------------------------------------------------
 
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in sql.migrations("sqlite"):
-            if number > version:
-                self._db.executescript(
-                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-                )
+        pending = sql.migrations("sqlite")
+        if self._version() >= pending[-1][0]:
+            return
+        # Two processes may open a new file at once: take the write lock, then look again.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version()
+            for number, script in pending:
+                if number > version:
+                    for statement in _statements(script):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {number:d}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _writable(self) -> bool:
         return bool(self._db.execute("PRAGMA query_only").fetchone()[0] == 0)
@@ -216,3 +229,14 @@ class SqliteStore:
         else:
             hint = "see the cause below"
         return StoreError(f"cannot {verb} the database {self.path}: {text}; {hint}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (sqlite3's own test for completeness)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements

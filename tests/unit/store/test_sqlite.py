@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,17 @@ def test_queries_are_all_named_and_loaded_from_the_sql_file() -> None:
     assert {"append_event", "run_events", "list_runs", "put_lease"} <= queries.keys()
     verbs = ("SELECT", "INSERT", "UPDATE", "DELETE")
     assert all(any(verb in text for verb in verbs) for text in queries.values())
+
+
+def test_many_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    code = "import sys; from kflow.store import SqliteStore; SqliteStore(sys.argv[1]).close()"
+    path = str(tmp_path / "new.db")
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, path], stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    errors = [p.communicate()[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    store = SqliteStore(path)
+    assert store._version() == sql.migrations("sqlite")[-1][0]
+    store.close()
