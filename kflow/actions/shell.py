@@ -48,9 +48,9 @@ class ShellAction:
 
 
 def display(command: tuple[str, ...]) -> str:
-    """The command as one quoted line, shortened for messages."""
+    """The command as one shell-quoted line in backquotes, shortened for messages."""
     text = shlex.join(command)
-    return f"'{text}'" if len(text) <= 120 else f"'{text[:117]}...'"
+    return f"`{text}`" if len(text) <= 120 else f"`{text[:117]}...`"
 
 
 async def _spawn(request: ShellRequest) -> asyncio.subprocess.Process:

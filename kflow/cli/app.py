@@ -14,13 +14,14 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from kflow.actions import KflowConfig, load_config
 from kflow.cli import render
 from kflow.cli.errors import exit_with, fail
 from kflow.cli.progress import BarProgress, LineProgress
-from kflow.errors import KflowError
-from kflow.plan import mermaid
+from kflow.errors import KflowError, SpecError
+from kflow.plan import load_plan, mermaid
 from kflow.runtime import RunResult, Service
 from kflow.runtime.checks import check_workflow
 from kflow.spec.inputs import parse_cli_inputs
@@ -47,7 +48,8 @@ class Cli:
     db: Path | None
     config_path: Path | None
     verbose: bool
-    console: Console = field(default_factory=Console)
+    # soft_wrap: a line of output stays one line in a pipe, whatever its length.
+    console: Console = field(default_factory=lambda: Console(soft_wrap=True))
     err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
     _service: Service | None = None
 
@@ -63,11 +65,16 @@ class Cli:
             return "kflow"
         return f"kflow --db {shlex.quote(str(location))}"
 
-    def service(self, workflow: Path | None = None) -> Service:
-        """The runtime service on the chosen database."""
+    def service(self, workflow: Path | None = None, *, create: bool = False) -> Service:
+        """The runtime service on the chosen database (made only if `create`)."""
         if self._service is None:
             config = self.config(workflow)
             db = self.db or Path(str(config.engine.get("db", "kflow.db")))
+            if not create and not db.exists():
+                fail(
+                    f"there is no kflow journal at {db}: runs are stored where `kflow run` "
+                    "stored them; point at that file with --db (or KFLOW_DB)"
+                )
             durability = str(config.engine.get("durability", "normal"))
             store = SqliteStore(db, "full" if durability == "full" else "normal")
             self._service = Service(store, config)
@@ -108,7 +115,10 @@ def run(
     cli: Cli = ctx.obj
     given = _read_inputs_file(inputs_file) if inputs_file else {}
     given.update(parse_cli_inputs(inputs or []))
-    service = cli.service(file)
+    problems = check_workflow(file, cli.config(file))
+    if problems:
+        raise SpecError(problems)
+    service = cli.service(file, create=True)
     run_id = asyncio.run(service.create(file, given, max_concurrency=max_concurrency))
     cli.err.print(
         f"run [bold]{run_id}[/bold] created; follow it with "
@@ -163,6 +173,11 @@ def _execute(cli: Cli, service: Service, run_ids: list[str], as_json: bool) -> N
     else:
         render.status_report(cli.console, view)
     if not result.ok:
+        if not as_json and result.status == "failed":
+            cli.err.print(
+                f"see every attempt with `{cli.command_prefix(service)} history {result.run_id}`;"
+                " fix the cause, then start a new run"
+            )
         raise typer.Exit(1)
 
 
@@ -185,8 +200,10 @@ class _Silent(LineProgress):
 def _read_inputs_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        fail(f"cannot read the inputs file {path}: {exc}")
+    except OSError as exc:
+        fail(f"cannot read the inputs file {path}: {exc.strerror}; check the path")
+    except yaml.YAMLError as exc:
+        fail(f"the inputs file {path} is not valid YAML or JSON: {exc}")
     if not isinstance(data, dict):
         fail(f"the inputs file {path} must hold a mapping of input names to values")
     return {str(k): v for k, v in data.items()}
@@ -217,7 +234,7 @@ def validate(
         if as_json:
             continue
         if not problems:
-            cli.console.print(f"{file}: [green]ok[/green]")
+            cli.console.print(f"{escape(str(file))}: [green]ok[/green]", highlight=False)
         for problem in problems:
             cli.console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     if as_json:
@@ -237,12 +254,10 @@ def schema() -> None:
 
 @app.command()
 def graph(
-    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The workflow YAML file.")],
 ) -> None:
     """Print the workflow's dependency graph as Mermaid text."""
-    cli: Cli = ctx.obj
-    sys.stdout.write(mermaid.to_mermaid(cli.service(file).load(file)) + "\n")
+    sys.stdout.write(mermaid.to_mermaid(load_plan(file)) + "\n")
 
 
 @app.command("runs")
@@ -296,9 +311,10 @@ def cancel(
     ctx: typer.Context,
     run_id: RunId,
     reason: Annotated[str, typer.Option(help="Why; recorded in the journal.")] = "",
+    as_json: JsonOption = False,
 ) -> None:
     """Cancel a run: running steps are stopped and the reason is recorded."""
-    _control(ctx.obj, run_id, "cancel", reason)
+    _control(ctx.obj, run_id, "cancel", reason, as_json)
 
 
 @app.command()
@@ -306,19 +322,24 @@ def pause(
     ctx: typer.Context,
     run_id: RunId,
     reason: Annotated[str, typer.Option(help="Why; recorded in the journal.")] = "",
+    as_json: JsonOption = False,
 ) -> None:
     """Pause a run: running steps finish, no new step starts until `kflow resume`."""
-    _control(ctx.obj, run_id, "pause", reason)
+    _control(ctx.obj, run_id, "pause", reason, as_json)
 
 
-def _control(cli: Cli, run_id: str, action: str, reason: str) -> None:
+def _control(cli: Cli, run_id: str, action: str, reason: str, as_json: bool) -> None:
     service = cli.service()
     full_id = service.store.resolve_id(run_id)
     call = service.cancel if action == "cancel" else service.pause
     answer = asyncio.run(call(full_id, reason))
-    past = {"cancel": "cancelled", "pause": "paused"}[action]
-    by = "by the worker executing it" if answer == "requested" else "(no worker was executing it)"
-    cli.console.print(f"run {full_id} {past} {by}")
+    status = {"cancel": "cancelled", "pause": "paused"}[action]
+    by_worker = answer == "requested"
+    if as_json:
+        render.dump_json(cli.console, {"run_id": full_id, "status": status, "by_worker": by_worker})
+        return
+    by = "by the worker executing it" if by_worker else "(no worker was executing it)"
+    cli.console.print(f"run {full_id} {status} {by}")
 
 
 def main() -> None:

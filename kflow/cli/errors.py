@@ -31,4 +31,5 @@ def exit_with(error: KflowError, *, verbose: bool) -> NoReturn:
         lines.append(f"  caused by {type(cause).__name__}: {cause}")
         cause = cause.__cause__
     sys.stderr.write("\n".join(lines) + "\n")
-    sys.exit(EXIT_INVALID if isinstance(error, SpecError | InputError) else EXIT_FAILED)
+    invalid = isinstance(error, SpecError | InputError | UsageError)
+    sys.exit(EXIT_INVALID if invalid else EXIT_FAILED)

@@ -199,7 +199,7 @@ class Service:
             return await self.resume(view.run_id) != "requested"
         if view.status != "running":
             raise RunStateError(
-                f"run '{view.run_id}' has already {view.status}; there is nothing to resume"
+                f"run '{view.run_id}' {_ended(view.status)}; there is nothing to resume"
             )
         if view.live:
             raise RunStateError(f"run '{view.run_id}' is already being executed by another process")
@@ -220,42 +220,35 @@ class Service:
     async def _control(self, run_id: str, action: str, reason: str) -> str:
         run_id = self.store.resolve_id(run_id)
         events = self.store.read(run_id)
-        machine = self._fold(events)
-        status = machine.state.status
-        if status.finished:
-            raise RunStateError(f"run '{run_id}' has already {status.value}; nothing to {action}")
-        if action == "resume" and status.value != "paused":
-            raise RunStateError(
-                f"run '{run_id}' is not paused; to continue an interrupted run use `kflow resume` "
-                "(it executes the run) or `kflow recover`"
-            )
-        if action == "pause" and status.value == "paused":
-            raise RunStateError(f"run '{run_id}' is already paused")
+        _check_allowed(run_id, self._fold(events).state.status, action)
         now = time.time()
         if is_live(self.store.lease(run_id), now):
             request = self.store.request(run_id, action, reason, now)
-            await self._await_handled(run_id, request)
-            return "requested"
-        event: ev.AnyEvent
-        if action == "pause":
-            event = ev.RunPaused(at=now, reason=reason)
-        elif action == "resume":
-            event = ev.RunResumed(at=now)
-        else:
-            event = ev.RunCancelled(at=now, reason=reason)
+            if await self._await_handled(run_id, request):
+                _check_applied(run_id, self.fold(run_id).state.status, action)
+                return "requested"
+            # The worker stopped before it saw the request: carry it out here.
+            self.store.mark_handled([request], time.time())
+            events = self.store.read(run_id)
+            _check_allowed(run_id, self._fold(events).state.status, action)
+        event = _control_event(action, reason, time.time())
         self.store.append([Entry(run_id, len(events), event, ev.encode(event))])
         return {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
 
-    async def _await_handled(self, run_id: str, request: int) -> None:
+    async def _await_handled(self, run_id: str, request: int) -> bool:
+        """Wait for the owner to carry out a request; False if the owner is gone."""
         deadline = time.monotonic() + CONTROL_WAIT_SECONDS
         while not self.store.is_handled(request):
+            if not is_live(self.store.lease(run_id), time.time()):
+                return self.store.is_handled(request)
             if time.monotonic() > deadline:
                 raise RunStateError(
                     f"the worker executing run '{run_id}' did not answer within "
-                    f"{CONTROL_WAIT_SECONDS:g}s; the request stays queued and is applied when "
-                    "it polls again"
+                    f"{CONTROL_WAIT_SECONDS:g}s (it may be overloaded); the request stays "
+                    "queued and is carried out when the worker next looks"
                 )
             await asyncio.sleep(0.05)
+        return True
 
     # -- inspection ---------------------------------------------------------
 
@@ -308,3 +301,36 @@ def _cancel_reason(state: RunState) -> str | None:
     if state.status is RunStatus.CANCELLED:
         return state.reason or "cancelled"
     return None
+
+
+def _ended(status: str) -> str:
+    """`has already succeeded`, `has already been cancelled`, ..."""
+    return "has already been cancelled" if status == "cancelled" else f"has already {status}"
+
+
+def _check_allowed(run_id: str, status: RunStatus, action: str) -> None:
+    if status.finished:
+        raise RunStateError(f"run '{run_id}' {_ended(status.value)}; nothing to {action}")
+    if action == "resume" and status is not RunStatus.PAUSED:
+        raise RunStateError(
+            f"run '{run_id}' is not paused; to continue an interrupted run use `kflow resume` "
+            "(it executes the run) or `kflow recover`"
+        )
+    if action == "pause" and status is RunStatus.PAUSED:
+        raise RunStateError(f"run '{run_id}' is already paused")
+
+
+def _check_applied(run_id: str, status: RunStatus, action: str) -> None:
+    """Raise if the run ended on its own before the worker carried out the request."""
+    if status.finished and not (action == "cancel" and status is RunStatus.CANCELLED):
+        raise RunStateError(
+            f"run '{run_id}' {_ended(status.value)} before the {action} request reached it"
+        )
+
+
+def _control_event(action: str, reason: str, at: float) -> ev.AnyEvent:
+    if action == "pause":
+        return ev.RunPaused(at=at, reason=reason)
+    if action == "resume":
+        return ev.RunResumed(at=at)
+    return ev.RunCancelled(at=at, reason=reason)

@@ -185,11 +185,14 @@ class Worker:
         handled = []
         for request in self.store.pending_requests():
             driver = self.drivers.get(request.run_id)
-            if driver is None or driver.done.done():
-                continue
+            if driver is None:
+                continue  # another worker's run
             now = time.time()
             state = driver.machine.state
-            if request.action == "cancel":
+            # A request for a run that has just ended is answered by leaving it as it is.
+            if state.status.finished:
+                pass
+            elif request.action == "cancel":
                 driver.record(ev.RunCancelled(at=now, reason=request.reason))
             elif request.action == "pause" and state.status is RunStatus.RUNNING:
                 driver.record(ev.RunPaused(at=now, reason=request.reason))

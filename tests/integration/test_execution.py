@@ -211,7 +211,7 @@ def test_cancel_records_the_reason_and_stops_running_steps(service: Service) -> 
 
     run_id = asyncio.run(scenario())
     assert service.status(run_id).reason == "wrong topic"
-    with pytest.raises(RunStateError, match="has already cancelled; nothing to cancel"):
+    with pytest.raises(RunStateError, match="has already been cancelled; nothing to cancel"):
         asyncio.run(service.cancel(run_id))
 
 
