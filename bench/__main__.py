@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from bench import baseline, report, runner
+from bench import REPO, baseline, report, runner
 from bench.workloads import REGISTRY, select
 from kflow.store.sqlite import Durability
 
@@ -27,7 +27,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "compare each step's cost with one raw SQLite commit on the same disk.",
     )
     parser.add_argument(
-        "--repeat", type=int, default=3, help="fresh runs per workload; the median is shown"
+        "--repeat",
+        type=int,
+        default=3,
+        help="fresh runs per workload (slow ones may run fewer); the median is shown",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
     parser.add_argument(
@@ -76,7 +79,7 @@ def database_parent(chosen: Path | None) -> Path:
     if chosen is not None:
         return chosen
     temp = Path(tempfile.gettempdir())
-    return temp if os.stat(temp).st_dev == os.stat(runner.REPO).st_dev else runner.REPO
+    return temp if os.stat(temp).st_dev == os.stat(REPO).st_dev else REPO
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""What the benchmark prints: the machine, the raw-commit floor, and the table of workloads."""
+"""What the benchmark prints: the machine, the raw-commit floor, the table and its notes."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import REPO
 from bench.baseline import Baseline
-from bench.runner import REPO, Result
-from bench.workloads import REGISTRY, Metric, format_metric
+from bench.runner import Result
+from bench.table import notes, table
+from bench.workloads import REGISTRY
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,97 +54,19 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def _git_commit() -> str:
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+dirty" if dirty else head
-
-
-def _target(result: Result) -> tuple[str, str, str]:
-    """The target, the measured value in the target's unit, and whether it was met."""
-    target = REGISTRY[result.name].target if result.name in REGISTRY else None
-    if target is None:
-        return "-", "-", "-"
-    value = result.metrics[target.metric]
-    return (
-        target.describe(),
-        format_metric(target.metric, value),
-        "yes" if target.met(value) else "NO",
-    )
-
-
-HEADERS = (
-    "workload",
-    "step action",
-    "steps",
-    "seconds",
-    "ms/step",
-    "x commit",
-    "target",
-    "measured",
-    "met?",
-)
-
-
-def rows(results: list[Result]) -> list[tuple[str, ...]]:
-    """One row of table cells per result."""
-    out: list[tuple[str, ...]] = []
-    for r in results:
-        target, measured, met = _target(r)
-        x_commit = "-" if r.ideal_seconds is not None else f"{r.metrics['x_commit']:.1f}x"
-        out.append(
-            (
-                r.name,
-                r.action,
-                f"{r.steps:,}",
-                f"{r.seconds:.3f}",
-                f"{r.metrics['ms_per_step']:.3f}",
-                x_commit,
-                target,
-                measured,
-                met,
-            )
-        )
-    return out
-
-
-def table(results: list[Result], commit_label: str) -> str:
-    """The results as an aligned Markdown table."""
-    headers = tuple(f"x commit ({commit_label})" if h == "x commit" else h for h in HEADERS)
-    body = rows(results)
-    widths = [max(len(c) for c in col) for col in zip(headers, *body, strict=False)]
-    numeric = {2, 3, 4, 5}
-
-    def line(cells: tuple[str, ...]) -> str:
-        padded = (
-            c.rjust(w) if i in numeric else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-        return "| " + " | ".join(padded) + " |"
-
-    rule = (
-        "|"
-        + "|".join(
-            "-" * (w + 1) + ":" if i in numeric else "-" * (w + 2) for i, w in enumerate(widths)
-        )
-        + "|"
-    )
-    return "\n".join([line(headers), rule, *(line(r) for r in body)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +90,8 @@ def text(rep: Report) -> str:
     lines = [
         f"machine: {info.cpu}, {info.cores} cores; Python {info.python}; SQLite {info.sqlite}",
         f"date: {info.date}; commit: {info.commit}; databases in {info.database_dir}",
-        f"kflow durability: {rep.durability}; median of {rep.repeat} fresh run(s) per workload, "
+        f"kflow durability: {rep.durability}; median of up to {rep.repeat} fresh run(s) per "
+        "workload, "
         + ("each in a new process" if rep.processes else "one after another in one process")
         + ("; QUICK sizes (not comparable)" if rep.quick else ""),
         "raw SQLite INSERT+COMMIT of a ~200-byte row (WAL): "
@@ -177,6 +102,9 @@ def text(rep: Report) -> str:
     if rep.startup is not None:
         lines.append(f"start-up: `kflow --help` takes {rep.startup:.3f} s")
     lines += ["", table(rep.results, label)]
+    details = notes(rep.results)
+    if details:
+        lines += ["", "details (medians):", *details]
     return "\n".join(lines)
 
 
@@ -184,8 +112,7 @@ def as_json(rep: Report) -> dict[str, Any]:
     """The whole report as JSON-ready data."""
     workloads = []
     for r in rep.results:
-        target = REGISTRY[r.name].target
-        metrics: dict[Metric, float] = dict(r.metrics)
+        targets = REGISTRY[r.name].targets
         workloads.append(
             {
                 "name": r.name,
@@ -193,17 +120,18 @@ def as_json(rep: Report) -> dict[str, Any]:
                 "steps": r.steps,
                 "runs": r.runs,
                 "seconds": r.seconds,
-                "samples": r.samples,
-                "ideal_seconds": r.ideal_seconds,
-                "metrics": metrics,
-                "target": None
-                if target is None
-                else {
-                    "metric": target.metric,
-                    "limit": target.limit,
-                    "higher_is_better": target.higher_is_better,
-                    "met": target.met(r.metrics[target.metric]),
-                },
+                "samples": [s.to_json() for s in r.samples],
+                "metrics": r.metrics,
+                "targets": [
+                    {
+                        "metric": t.metric,
+                        "limit": t.limit,
+                        "higher_is_better": t.higher_is_better,
+                        "strict": t.strict,
+                        "met": t.met(r.metrics[t.metric]),
+                    }
+                    for t in targets
+                ],
             }
         )
     return {

@@ -1,10 +1,17 @@
-"""Trivial step functions the benchmark workflows call as `bench.steps:<name>`."""
+"""Step functions the benchmark workflows call as `bench.steps:<name>`."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 
 def trivial() -> dict[str, Any]:
     """Do nothing and return an empty result: the cheapest realistic Python step."""
     return {}
+
+
+async def slow_add(x: int, y: int, seconds: float) -> dict[str, Any]:
+    """Wait `seconds` on the event loop, then return {"value": x + y}."""
+    await asyncio.sleep(seconds)
+    return {"value": x + y}

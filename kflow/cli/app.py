@@ -20,7 +20,7 @@ from kflow.actions import KflowConfig, load_config
 from kflow.cli import render
 from kflow.cli.errors import exit_with, fail
 from kflow.cli.progress import BarProgress, LineProgress
-from kflow.errors import KflowError, SpecError
+from kflow.errors import KflowError, SpecError, StoreError
 from kflow.plan import load_plan, mermaid
 from kflow.runtime import RunResult, Service
 from kflow.runtime.checks import check_workflow
@@ -161,6 +161,11 @@ def _execute(cli: Cli, service: Service, run_ids: list[str], as_json: bool) -> N
     try:
         with _progress(cli, as_json) as observer:
             result = asyncio.run(service.execute(run_ids, [observer]))[0]
+    except StoreError as exc:
+        raise StoreError(
+            f"{exc}\nrun {run_ids[0]} stopped with its finished steps saved; once the database "
+            f"is writable, continue it with `{cli.command_prefix(service)} resume {run_ids[0]}`"
+        ) from exc.__cause__
     except KeyboardInterrupt:
         cli.err.print(
             f"\ninterrupted: run {run_ids[0]} stopped with finished steps saved; "

@@ -69,9 +69,12 @@ class Worker:
             self._background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._background
-        self._journal.flush()
-        with contextlib.suppress(StoreError):
-            self.store.release(list(self.drivers), self.owner.id)
+        if self._failure is None:
+            self._journal.flush()
+            with contextlib.suppress(StoreError):
+                self.store.release(list(self.drivers), self.owner.id)
+        # After a store failure another write would only wait out the busy timeout again;
+        # the leases left behind point at this process, which is about to exit.
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 

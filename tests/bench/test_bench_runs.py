@@ -13,15 +13,34 @@ from bench.workloads import REGISTRY
 def test_quick_bench_prints_a_row_per_workload(capsys: pytest.CaptureFixture[str]) -> None:
     """A smoke test: tiny sizes, one repetition; every workload gets a row, JSON parses."""
     # Timings are not checked: this only proves the script runs end to end.
-    assert main(["--quick", "--repeat", "1"]) == 0
+    assert main(["--quick", "--repeat", "1", "--no-startup"]) == 0
     out = capsys.readouterr().out
     assert "raw SQLite INSERT+COMMIT" in out
     rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert [c.strip() for c in rows[0].split("|")[1:-1]] == [
+        "workload",
+        "action",
+        "steps",
+        "seconds",
+        "ms/step",
+        "x commit (NORMAL)",
+        "target",
+        "measured",
+        "met?",
+    ]
     names = [row.split("|")[1].strip() for row in rows[1:]]
     assert names == list(REGISTRY)
+    assert "- recover: " in out  # the details below the table
+    recover = next(row for row in rows if row.startswith("| recover "))
+    assert "0 bad runs" in recover
 
     argv = ["--quick", "--repeat", "1", "--only", "chain", "--json", "--no-startup", "--processes"]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert [w["name"] for w in report["workloads"]] == ["chain", "chain-noop"]
-    assert report["workloads"][0]["target"]["metric"] == "ms_per_step"
+    assert report["workloads"][0]["targets"][0]["metric"] == "x_commit"
+
+
+def test_every_issue_workload_is_registered_with_a_target() -> None:
+    for name in ("chain", "fanout", "many", "timers", "dag-1k", "dag-10k", "start", "recover"):
+        assert REGISTRY[name].targets, name

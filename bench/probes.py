@@ -1,0 +1,96 @@
+"""Measuring inside the bench process: the latency of scheduling decisions and the peak RSS."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import resource
+import time
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kflow.engine import commands as cmd
+from kflow.engine.machine import RunMachine
+
+
+class DecideTimes:
+    """Durations in nanoseconds, e.g. of every `RunMachine.decide` call while timed."""
+
+    def __init__(self) -> None:
+        self.ns = array("q")
+
+    def quantile_ms(self, q: float) -> float:
+        """The nearest-rank quantile `q` (0..1) in milliseconds; 0 if nothing was timed."""
+        if not self.ns:
+            return 0.0
+        ordered = sorted(self.ns)
+        rank = min(max(math.ceil(q * len(ordered)), 1), len(ordered))
+        return ordered[rank - 1] / 1e6
+
+    def summary(self) -> dict[str, float]:
+        """p50, p99, max (ms) and the number of calls."""
+        return {
+            "decide_p50_ms": self.quantile_ms(0.50),
+            "decide_p99_ms": self.quantile_ms(0.99),
+            "decide_max_ms": self.quantile_ms(1.0),
+            "decides": float(len(self.ns)),
+        }
+
+
+@contextmanager
+def timing_decide() -> Iterator[DecideTimes]:
+    """Wrap `RunMachine.decide` (the class attribute, in this process only) with a timer.
+
+    The original is restored on exit, even if the body raises.
+    """
+    original = RunMachine.decide
+    times = DecideTimes()
+    record = times.ns.append
+    clock = time.perf_counter_ns
+
+    def timed(self: RunMachine, now: float) -> list[cmd.Command]:
+        start = clock()
+        try:
+            return original(self, now)
+        finally:
+            record(clock() - start)
+
+    RunMachine.decide = timed  # type: ignore[method-assign]
+    try:
+        yield times
+    finally:
+        RunMachine.decide = original  # type: ignore[method-assign]
+
+
+_STATUS = Path("/proc/self/status")
+
+
+def reset_peak_rss() -> None:
+    """Reset this process's peak RSS to its current RSS, where Linux allows it."""
+    # Not Linux, or not allowed: the peak then covers the whole process.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size (VmHWM) in MiB."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def current_rss_mib() -> float:
+    """This process's resident set size now (VmRSS) in MiB; 0 where /proc is missing."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0

@@ -1,0 +1,114 @@
+"""What a perfect engine would achieve: list scheduling of a DAG with zero overhead.
+
+`simulate` starts the highest-priority ready task whenever a slot is free, exactly as
+kflow's dispatcher does, but with no commit, thread or timer cost. Three priorities are
+compared: kflow's own (read from the compiled plan: the longest path to a sink, in seconds
+where steps have an `estimate` or are `sleep`s, else in steps), the longest path counted
+in steps, and the longest path in seconds (HLFET). The gaps between them show how much
+makespan the choice of priority costs on a given DAG, apart from any engine overhead.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from typing import Any
+
+from bench.dags import Dag
+from kflow.plan import compile_plan
+from kflow.spec.models import WorkflowSpec
+
+Key = tuple[float, int]
+
+
+def graph(dag: Dag) -> tuple[list[int], list[list[int]]]:
+    """For each task (by position): how many tasks it waits for, and which tasks wait for it."""
+    index = {t.id: i for i, t in enumerate(dag.tasks)}
+    waiting = [len(t.deps) for t in dag.tasks]
+    dependents: list[list[int]] = [[] for _ in dag.tasks]
+    for i, t in enumerate(dag.tasks):
+        for d in t.deps:
+            dependents[index[d]].append(i)
+    return waiting, dependents
+
+
+def simulate(dag: Dag, slots: int, keys: Sequence[Key]) -> float:
+    """The makespan of list scheduling `dag` on `slots` slots; lower `keys[i]` starts first."""
+    waiting, dependents = graph(dag)
+    ready = [(keys[i], i) for i, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    running: list[tuple[float, int]] = []
+    now, free = 0.0, slots
+    while ready or running:
+        while ready and free:
+            _, i = heapq.heappop(ready)
+            heapq.heappush(running, (now + dag.tasks[i].seconds, i))
+            free -= 1
+        now, i = heapq.heappop(running)
+        done = [i]
+        while running and running[0][0] <= now:
+            done.append(heapq.heappop(running)[1])
+        free += len(done)
+        for j in done:
+            for k in dependents[j]:
+                waiting[k] -= 1
+                if waiting[k] == 0:
+                    heapq.heappush(ready, (keys[k], k))
+    return now
+
+
+def kflow_keys(dag: Dag, spec: WorkflowSpec | None = None) -> list[Key]:
+    """kflow's own order: its compiled priority (steps to a sink), then its plan order."""
+    plan = compile_plan(spec or WorkflowSpec.model_validate(dag.spec(1)))
+    position = {step_id: i for i, step_id in enumerate(plan.order)}
+    return [(-plan.steps[t.id].priority, position[t.id]) for t in dag.tasks]
+
+
+def _bottom_levels(dag: Dag, weights: Sequence[float]) -> list[Key]:
+    """Longest weighted path from each task to a sink (itself included), then position."""
+    index = {t.id: i for i, t in enumerate(dag.tasks)}
+    bottom = list(weights)
+    for i in range(len(dag.tasks) - 1, -1, -1):  # tasks are in a topological order
+        for d in dag.tasks[i].deps:
+            j = index[d]
+            bottom[j] = max(bottom[j], weights[j] + bottom[i])
+    return [(-bottom[i], i) for i in range(len(dag.tasks))]
+
+
+def seconds_keys(dag: Dag) -> list[Key]:
+    """Longest path to a sink in seconds (HLFET), then definition order."""
+    return _bottom_levels(dag, [t.seconds for t in dag.tasks])
+
+
+def steps_keys(dag: Dag) -> list[Key]:
+    """Longest path to a sink counted in steps, then definition order."""
+    return _bottom_levels(dag, [1.0] * len(dag.tasks))
+
+
+def simulated(
+    dag: Dag, slots: int, spec: WorkflowSpec | None = None, keys: Sequence[Key] | None = None
+) -> dict[str, float]:
+    """Simulated makespans as multiples of the lower bound, for the three priorities.
+
+    `keys` are kflow's (from `kflow_keys`), if already worked out.
+    """
+    bound = dag.lower_bound(slots)
+    return {
+        "sim_kflow_x": simulate(dag, slots, keys or kflow_keys(dag, spec)) / bound,
+        "sim_steps_x": simulate(dag, slots, steps_keys(dag)) / bound,
+        "sim_seconds_x": simulate(dag, slots, seconds_keys(dag)) / bound,
+    }
+
+
+def describe(dag: Dag, slots: int) -> dict[str, Any]:
+    """A DAG's size, shape and bounds, with the simulated makespans (for `bench.dags`)."""
+    return {
+        "name": dag.name,
+        "steps": len(dag.tasks),
+        "kinds": dag.kinds(),
+        "slots": slots,
+        "work_s": round(dag.work, 3),
+        "critical_path_s": round(dag.critical_path, 3),
+        "lower_bound_s": round(dag.lower_bound(slots), 3),
+        **{k: round(v, 4) for k, v in simulated(dag, slots).items()},
+    }

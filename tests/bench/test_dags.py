@@ -1,0 +1,78 @@
+"""The DAG generator, the schedule simulator and the in-process probes of the benchmark."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.dags import Dag, Task, epigenomics, montage, overlapping_pairs, science
+from bench.metrics import Target
+from bench.probes import peak_rss_mib, timing_decide
+from bench.schedule import kflow_keys, seconds_keys, simulate
+from kflow.engine.machine import RunMachine
+from kflow.plan import compile_plan
+from kflow.spec.models import WorkflowSpec
+
+
+@pytest.mark.parametrize("steps", [100, 1000, 10_000])
+def test_science_dags_reach_their_size_and_compile(steps: int) -> None:
+    dag = science(steps)
+    assert steps <= len(dag.tasks) <= steps * 1.1
+    if steps <= 1000:  # compiling 10,000 steps takes a while; the size is what matters
+        plan = compile_plan(WorkflowSpec.model_validate(dag.spec(8)))
+        assert len(plan.steps) == len(dag.tasks)
+        assert plan.max_concurrency == 8
+
+
+def test_dags_are_deterministic_and_seeded() -> None:
+    assert science(500) == science(500)
+    assert science(500, seed=1) != science(500)
+    durations = {t.seconds for t in science(500).tasks}
+    assert min(durations) >= 0.005 * 0.75 and max(durations) <= 0.040 * 1.25
+
+
+def test_montage_shape() -> None:
+    tasks = {t.id: t for t in montage(4)}  # a 2 x 2 grid: 3 + 1 + 1 overlapping pairs
+    assert overlapping_pairs(4) == [(0, 1), (0, 2), (0, 3), (1, 3), (2, 3)]
+    assert set(tasks["mConcatFit"].deps) == {f"mDiffFit_{i}_{j}" for i, j in overlapping_pairs(4)}
+    assert tasks["mBackground_2"].deps == ("mBgModel", "mProject_2")
+    assert tasks["mJPEG"].deps == ("mShrink",)
+
+
+def test_epigenomics_shape() -> None:
+    tasks = {t.id: t for t in epigenomics(2, 3)}
+    assert len(tasks) == 2 * (1 + 3 * 4 + 1) + 3
+    assert tasks["map_1_2"].deps == ("fastq2bfq_1_2",)
+    assert tasks["filterContams_1_2"].deps == ("fastqSplit_1",)
+    assert tasks["mapMerge_all"].deps == ("mapMerge_0", "mapMerge_1")
+    assert tasks["pileup"].deps == ("maqIndex",)
+
+
+def test_lower_bound_and_simulation() -> None:
+    dag = Dag(
+        "d",
+        [Task("a", "k", 1.0), Task("b", "k", 1.0), Task("c", "k", 2.0, ("a",))],
+    )
+    assert dag.critical_path == 3.0 and dag.work == 4.0
+    assert dag.lower_bound(1) == 4.0 and dag.lower_bound(2) == 3.0
+    assert simulate(dag, 2, seconds_keys(dag)) == 3.0
+    assert simulate(dag, 1, kflow_keys(dag)) == 4.0
+    big = science(300)
+    assert simulate(big, 8, kflow_keys(big)) >= big.lower_bound(8)
+
+
+def test_timing_decide_wraps_and_restores() -> None:
+    original = RunMachine.decide
+    with timing_decide() as times:
+        assert RunMachine.decide is not original
+    assert RunMachine.decide is original
+    assert times.quantile_ms(0.99) == 0.0
+    times.ns.extend(range(1, 101))
+    assert times.quantile_ms(0.99) == 99 / 1e6
+    assert peak_rss_mib() > 1
+
+
+def test_targets() -> None:
+    assert Target("decide_p99_ms", 1.0, strict=True).describe() == "< 1 ms decide p99"
+    assert not Target("decide_p99_ms", 1.0, strict=True).met(1.0)
+    assert Target("steps_per_s", 10_000, higher_is_better=True).met(10_000)
+    assert Target("rss_mib", 1024).describe() == "<= 1,024 MiB RSS"
