@@ -95,6 +95,8 @@ class RunMachine:
             step.running += 1
         task.status, task.attempt, task.variant = StepStatus.RUNNING, event.attempt, event.variant
         task.started_at = event.at
+        if self.state.started_at is None:
+            self.state.started_at = event.at
         if task.first_started_at is None:
             task.first_started_at = event.at
         if step.status in (StepStatus.READY, StepStatus.RETRYING):
@@ -120,10 +122,9 @@ class RunMachine:
             task.failures += 1
         match event.decision:
             case "retry":
-                task.status, task.retry_at = StepStatus.RETRYING, event.retry_at
-                heapq.heappush(
-                    self._retries, (event.retry_at or event.at, step.id, event.index or 0)
-                )
+                due = event.retry_at if event.retry_at is not None else event.at
+                task.status, task.retry_at = StepStatus.RETRYING, due
+                heapq.heappush(self._retries, (due, step.id, event.index or 0))
                 if step.running == 0 and not step.status.finished:
                     step.status = StepStatus.RETRYING
             case "fallback" | "escalate":
@@ -262,11 +263,15 @@ class RunMachine:
             return []
         deadline = self._deadline()
         if deadline is not None and now >= deadline:
-            message = f"the run exceeded its timeout of {self.plan.timeout:g}s"
+            message = (
+                f"the run exceeded its timeout of {self.plan.timeout:g}s "
+                "(counted from the start of its first step)"
+            )
             error = ev.ErrorInfo(kind=ErrorKind.TIMEOUT, message=message, type="RunTimeout")
             return [cmd.Record(ev.RunFailed(at=now, error=error))]
         commands: list[cmd.Command] = []
-        if state.status is RunStatus.RUNNING and not state.failing:
+        active = state.status is RunStatus.RUNNING and not state.failing
+        if active:
             self._release_due_retries(now)
             commands.extend(self._start_ready(now))
         if state.failing and state.running == 0:
@@ -275,27 +280,38 @@ class RunMachine:
         if state.finished_steps == len(state.steps) and state.running == 0:
             commands.append(cmd.Record(self._conclusion(now)))
             return commands
-        wake = min(
-            (t for t in (self._retries[0][0] if self._retries else None, deadline) if t),
-            default=None,
-        )
+        if deadline is None and self.plan.timeout is not None and commands:
+            deadline = now + self.plan.timeout  # the first steps start now
+        # Retries fall due only while the run is active; a paused or failing run
+        # waits for its deadline alone (waking for a retry it cannot start would spin).
+        retry = self._next_retry() if active else None
+        wake = min((t for t in (retry, deadline) if t is not None), default=None)
         if wake is not None:
             commands.append(cmd.WakeAt(wake))
         return commands
 
     def _deadline(self) -> float | None:
-        if self.plan.timeout is None:
+        """When the run times out: `engine.timeout` after its first step started."""
+        if self.plan.timeout is None or self.state.started_at is None:
             return None
-        return self.state.created_at + self.plan.timeout
+        return self.state.started_at + self.plan.timeout
+
+    def _next_retry(self) -> float | None:
+        while self._retries and not self._is_current(self._retries[0]):
+            heapq.heappop(self._retries)  # replaced by a later failure, or already started
+        return self._retries[0][0] if self._retries else None
+
+    def _is_current(self, entry: tuple[float, str, int]) -> bool:
+        at, step_id, index = entry
+        task = self.state.steps[step_id].tasks[index]
+        return task.status is StepStatus.RETRYING and task.retry_at == at
 
     def _release_due_retries(self, now: float) -> None:
-        while self._retries and self._retries[0][0] <= now:
+        while (due := self._next_retry()) is not None and due <= now:
             _, step_id, index = heapq.heappop(self._retries)
-            step = self.state.steps[step_id]
-            task = step.tasks[index]
-            if task.status is StepStatus.RETRYING:
-                task.status = StepStatus.READY
-                self._push(step_id, task.index)
+            task = self.state.steps[step_id].tasks[index]
+            task.status = StepStatus.READY
+            self._push(step_id, task.index)
 
     def _start_ready(self, now: float) -> list[cmd.Command]:
         commands: list[cmd.Command] = []

@@ -116,6 +116,8 @@ class RunState:
     """The step whose failure ended (or is ending) the run."""
     failing: bool = False
     """A step failed for good: start nothing new, fail once running attempts end."""
+    started_at: float | None = None
+    """When the first step started: the run's timeout counts from here."""
     finished_at: float | None = None
     reason: str = ""
     """Why the run was paused or cancelled, as the user gave it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -39,6 +40,7 @@ class RunDriver:
         self._tasks: dict[_TaskKey, asyncio.Task[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._unsettled = 0
+        self._stopped = False
         """Results recorded but not yet committed; while any exist, nothing new starts."""
         self.done = asyncio.get_running_loop().create_future()
         """Resolves with the final status once the run has ended (or the driver stopped)."""
@@ -51,7 +53,7 @@ class RunDriver:
         Nothing starts while a result of this run is not yet committed: a
         dependent must never see a result that a crash could still take back.
         """
-        if self._unsettled:
+        if self._unsettled or self._stopped:
             return  # `_settled` pumps once the last result is committed
         for command in self.machine.decide(time.time()):
             match command:
@@ -105,6 +107,22 @@ class RunDriver:
         self._tasks[(start.step, start.index)] = task
 
     async def _run(self, start: cmd.Start) -> None:
+        try:
+            outcome = await self._attempt(start)
+        finally:
+            self._tasks.pop((start.step, start.index), None)
+        try:
+            outcome()
+        except Exception as exc:  # a bug in recording must not leave the attempt running
+            error = ev.ErrorInfo(
+                kind=ErrorKind.UNKNOWN,
+                message=f"kflow could not record the step's outcome: {type(exc).__name__}: {exc}",
+                type="InternalError",
+            )
+            self._failed(start, error, None)
+
+    async def _attempt(self, start: cmd.Start) -> Callable[[], None]:
+        """Run the action once; return how to record what happened."""
         context = StepContext(
             self.run_id, start.step, start.index, start.attempt, timeout=start.timeout
         )
@@ -117,17 +135,33 @@ class RunDriver:
             else:
                 result = await asyncio.wait_for(action(start.inputs, context), start.timeout)
         except asyncio.CancelledError:
-            raise
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we were cancelled (the run ended or the worker stops)
+            error = ev.ErrorInfo(
+                kind=ErrorKind.UNKNOWN, message="the action was cancelled", type="CancelledError"
+            )
+            return partial(self._failed, start, error, None)
         except TimeoutError as exc:
-            self._failed(start, _timeout_error(start, exc), None)
+            return partial(self._failed, start, _timeout_error(start, exc), None)
         except Exception as exc:
+            # partial, not a lambda: `exc` is unbound when the except clause ends.
+            return partial(self._classified_failure, start, exc)
+        return partial(self._succeeded, start, result)
+
+    def _classified_failure(self, start: cmd.Start, exc: Exception) -> None:
+        try:
             found = classify(exc)
             error = ev.ErrorInfo(kind=found.kind, message=found.message, type=found.type_name)
-            self._failed(start, error, found.retry_after)
-        else:
-            self._succeeded(start, result)
-        finally:
-            self._tasks.pop((start.step, start.index), None)
+            retry_after = found.retry_after
+        except Exception:  # e.g. an exception whose __str__ raises
+            error = ev.ErrorInfo(
+                kind=ErrorKind.UNKNOWN,
+                message=f"{type(exc).__name__} (unprintable)",
+                type=type(exc).__name__,
+            )
+            retry_after = None
+        self._failed(start, error, retry_after)
 
     def _succeeded(self, start: cmd.Start, result: Any) -> None:
         if self.machine.state.status.finished:
@@ -136,7 +170,7 @@ class RunDriver:
         if isinstance(event, ev.StepSucceeded):
             try:
                 event = _normalised(event)
-            except (TypeError, ValueError, OverflowError) as exc:
+            except Exception as exc:  # TypeError, OverflowError, RecursionError (a cycle), ...
                 error = _unserializable(start, exc)
                 event = self.machine.failed(start, error, None, time.time())
         self.record(event)
@@ -154,6 +188,7 @@ class RunDriver:
 
     def stop(self) -> None:
         """Stop driving: cancel running attempts (they run again on recovery)."""
+        self._stopped = True
         self._abandon_running()
         if not self.done.done():
             self.done.set_result(self.machine.state.status)

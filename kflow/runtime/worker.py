@@ -45,14 +45,17 @@ class Worker:
         self._journal = GroupCommit(store, self._fatal)
         self._failure: BaseException | None = None
         self._background: asyncio.Task[None] | None = None
-        self._executor: ThreadPoolExecutor | None = None
 
     async def __aenter__(self) -> Worker:
         loop = asyncio.get_running_loop()
         # Sync actions run in threads; the default pool (cpu + 4) would cap a
         # parallel workflow far below its max_concurrency on a small machine.
-        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="kflow-action")
-        loop.set_default_executor(self._executor)
+        if not getattr(loop, "_kflow_executor", False):
+            # Set once per loop and never shut down here: other workers (and the caller's
+            # own asyncio.to_thread) share it; asyncio.run shuts it down with the loop.
+            executor = ThreadPoolExecutor(self._threads, thread_name_prefix="kflow-action")
+            loop.set_default_executor(executor)
+            loop._kflow_executor = True  # type: ignore[attr-defined]
         self._failed: asyncio.Future[None] = loop.create_future()
         self._background = loop.create_task(self._housekeeping())
         return self
@@ -75,8 +78,6 @@ class Worker:
                 self.store.release(list(self.drivers), self.owner.id)
         # After a store failure another write would only wait out the busy timeout again;
         # the leases left behind point at this process, which is about to exit.
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
 
     @property
     def commits(self) -> int:
@@ -204,7 +205,8 @@ class Worker:
             handled.append(request.id)
         if handled:
             self._journal.flush()
-            self.store.mark_handled(handled, time.time())
+            if self._failure is None:  # only once what they asked for is durable
+                self.store.mark_handled(handled, time.time())
 
 
 async def _all(futures: Sequence[asyncio.Future[RunStatus]]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,11 +37,22 @@ class SqliteStore:
     def __init__(self, path: str | Path, durability: Durability = "normal") -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        if "://" in str(path):
+            raise StoreError(
+                "only SQLite files are supported as the journal for now; give a file path "
+                "(a database URL is not a path)"
+            )
+        self._lock = threading.RLock()
         if not self.path.parent.exists():
             raise StoreError(
                 f"cannot open the database {self.path}: the folder {self.path.parent} does not "
                 "exist; create it or choose another path with --db"
             )
+        if not self.path.exists():
+            # Journals hold inputs and outputs: readable by their owner only. SQLite gives
+            # the -wal and -shm files the same permissions.
+            with contextlib.suppress(OSError):
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout = 5000")
@@ -183,6 +197,12 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self, verb: str) -> Iterator[None]:
+        # One connection serves every thread of the process (an Engine may execute in
+        # one thread while another pauses): a transaction holds the lock throughout.
+        with self._lock:
+            yield from self._locked_transaction(verb)
+
+    def _locked_transaction(self, verb: str) -> Iterator[None]:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -204,7 +224,8 @@ class SqliteStore:
 
     def _query(self, name: str, params: tuple[Any, ...]) -> list[Any]:
         try:
-            return self._db.execute(_Q[name], params).fetchall()
+            with self._lock:
+                return self._db.execute(_Q[name], params).fetchall()
         except sqlite3.Error as exc:
             raise self._error(exc, "read") from exc
 

@@ -77,3 +77,25 @@ def context() -> dict[str, Any]:
     """Report the step's context."""
     step = current_step()
     return {"key": step.idempotency_key, "attempt": step.attempt, "step": step.step_id}
+
+
+async def cancels_itself() -> None:
+    """Raise CancelledError from inside the action (not a cancellation of the task)."""
+    raise asyncio.CancelledError
+
+
+def cyclic() -> dict[str, Any]:
+    """Return a dict that contains itself."""
+    value: dict[str, Any] = {}
+    value["self"] = value
+    return value
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def unprintable() -> None:
+    """Raise an exception that cannot be turned into text."""
+    raise _Unprintable

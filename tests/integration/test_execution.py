@@ -146,7 +146,9 @@ def test_the_workflow_timeout_fails_the_run_and_stops_running_steps(service: Ser
     result = asyncio.run(service.run(workflow))
     assert time.perf_counter() - started < 2
     assert result.status == "failed"
-    assert result.error == "the run exceeded its timeout of 0.2s"
+    assert result.error == (
+        "the run exceeded its timeout of 0.2s (counted from the start of its first step)"
+    )
 
 
 def test_concurrent_runs_share_commits(service: Service) -> None:
@@ -227,3 +229,62 @@ def test_a_paused_run_without_a_worker_is_resumed_and_executed_later(service: Se
         assert result.ok
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("function", "message"),
+    [
+        ("cancels_itself", "the action was cancelled"),
+        ("cyclic", "cannot be stored in the journal"),
+        ("unprintable", "_Unprintable (unprintable)"),
+    ],
+)
+def test_odd_failures_end_the_step_instead_of_leaving_it_running(
+    service: Service, function: str, message: str
+) -> None:
+    result = asyncio.run(
+        asyncio.wait_for(
+            service.run(plan(f'steps:\n  - {{id: odd, action: "{S}:{function}"}}\n')), 10
+        )
+    )
+    assert result.status == "failed"
+    assert result.error is not None and message in result.error
+
+
+def test_two_executions_in_one_event_loop_share_the_thread_pool(service: Service) -> None:
+    quick = plan(
+        f'steps:\n  - {{id: q, action: "{S}:blocking_probe", inputs: {{seconds: 0.01}}}}\n'
+    )
+    slow = plan(f'steps:\n  - {{id: s, action: "{S}:blocking_probe", inputs: {{seconds: 0.3}}}}\n')
+
+    async def both() -> list[str]:
+        results = await asyncio.gather(service.run(quick), service.run(slow))
+        assert await asyncio.to_thread(lambda: 1) == 1  # the loop's pool still works
+        return [r.status for r in results]
+
+    assert asyncio.run(both()) == ["succeeded", "succeeded"]
+
+
+def test_a_run_executing_in_one_thread_can_be_paused_from_another(service: Service) -> None:
+    import threading
+
+    workflow = plan(
+        "steps:\n"
+        + "\n".join(
+            f'  - {{id: s{i}, action: "{S}:probe", inputs: {{seconds: 0.05}}'
+            + (f", depends_on: [s{i - 1}]}}" if i else "}")
+            for i in range(6)
+        )
+    )
+    run_id = asyncio.run(service.create(workflow))
+    outcome: list[str] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(asyncio.run(service.execute([run_id]))[0].status)
+    )
+    worker.start()
+    time.sleep(0.1)
+    assert asyncio.run(service.pause(run_id)) == "requested"
+    assert service.status(run_id).status == "paused"
+    assert asyncio.run(service.resume(run_id)) == "requested"
+    worker.join(10)
+    assert outcome == ["succeeded"]
