@@ -104,7 +104,15 @@ class Worker:
                     f"run '{run_id}' is being executed by process {lease.pid} on {lease.host}; "
                     "control it with `kflow pause|resume|cancel`, or wait for it to finish"
                 )
-        self.store.put_leases([self.owner.lease(run_id, now) for run_id in run_ids])
+        seen = {run_id: lease.owner if lease else None for run_id, lease in previous.items()}
+        taken = self.store.take_leases([self.owner.lease(r, now) for r in run_ids], seen)
+        if len(taken) < len(run_ids):
+            self.store.release(taken, self.owner.id)
+            lost = sorted(set(run_ids) - set(taken))
+            raise RunStateError(
+                f"another worker took run {', '.join(map(repr, lost))} at the same moment; "
+                "it is executing it now"
+            )
         adopted = []
         for run_id in run_ids:
             lease = previous[run_id]

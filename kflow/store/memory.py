@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kflow.engine import events as ev
 from kflow.errors import RunNotFound, StoreError
@@ -108,9 +108,16 @@ class MemoryStore:
         """The run's lease."""
         return self.leases.get(run_id)
 
-    def put_leases(self, leases: Sequence[Lease]) -> None:
-        """Take or renew leases."""
-        self.leases.update({lease.run_id: lease for lease in leases})
+    def take_leases(self, leases: Sequence[Lease], seen: Mapping[str, str | None]) -> list[str]:
+        """Take leases whose holder is still the one the caller saw."""
+        taken = []
+        for lease in leases:
+            current = self.leases.get(lease.run_id)
+            holder = current.owner if current else None
+            if current is None or holder in (seen.get(lease.run_id), lease.owner):
+                self.leases[lease.run_id] = lease
+                taken.append(lease.run_id)
+        return taken
 
     def heartbeat(self, owner: str, at: float) -> None:
         """Renew the owner's leases."""

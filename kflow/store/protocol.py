@@ -6,7 +6,7 @@ Methods take batches, so a backend can commit many events in one transaction
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -104,8 +104,8 @@ class JournalStore(Protocol):
         """The run's lease, if any."""
         ...
 
-    def put_leases(self, leases: Sequence[Lease]) -> None:
-        """Take or renew leases (the caller has checked the previous owner is gone)."""
+    def take_leases(self, leases: Sequence[Lease], seen: Mapping[str, str | None]) -> list[str]:
+        """Take each lease if its holder is still the one in `seen`; returns the runs taken."""
         ...
 
     def heartbeat(self, owner: str, at: float) -> None:

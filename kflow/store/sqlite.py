@@ -6,7 +6,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -149,11 +149,25 @@ class SqliteStore:
         rows = self._query("get_lease", (run_id,))
         return Lease(*rows[0]) if rows else None
 
-    def put_leases(self, leases: Sequence[Lease]) -> None:
-        """Take or renew leases."""
-        rows = [(x.run_id, x.owner, x.host, x.pid, x.heartbeat_at) for x in leases]
+    def take_leases(self, leases: Sequence[Lease], seen: Mapping[str, str | None]) -> list[str]:
+        """Take leases whose holder is still the one the caller saw."""
+        taken = []
         with self._transaction("write to"):
-            self._db.executemany(_Q["put_lease"], rows)
+            for lease in leases:
+                cursor = self._db.execute(
+                    _Q["take_lease"],
+                    {
+                        "run_id": lease.run_id,
+                        "owner": lease.owner,
+                        "host": lease.host,
+                        "pid": lease.pid,
+                        "at": lease.heartbeat_at,
+                        "seen": seen.get(lease.run_id),
+                    },
+                )
+                if cursor.rowcount:
+                    taken.append(lease.run_id)
+        return taken
 
     def heartbeat(self, owner: str, at: float) -> None:
         """Renew the owner's leases."""

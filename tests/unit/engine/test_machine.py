@@ -298,7 +298,9 @@ def test_the_run_fails_when_it_exceeds_its_timeout_counted_from_its_first_start(
 
 
 def test_a_paused_run_with_a_retry_due_does_not_ask_to_be_woken_for_it() -> None:
-    plan = plan_of("steps:\n  - {id: s, action: noop, retry: {max_retries: 3, initial_delay: 1, jitter: 0}}\n")
+    plan = plan_of(
+        "steps:\n  - {id: s, action: noop, retry: {max_retries: 3, initial_delay: 1, jitter: 0}}\n"
+    )
     machine = new_machine(plan)
     command = starts(machine.decide(1.0))[0]
     start(machine, command)
@@ -310,7 +312,9 @@ def test_a_paused_run_with_a_retry_due_does_not_ask_to_be_woken_for_it() -> None
 
 
 def test_a_replayed_journal_keeps_only_the_latest_retry_time() -> None:
-    plan = plan_of("steps:\n  - {id: s, action: noop, retry: {max_retries: 3, initial_delay: 1, jitter: 0}}\n")
+    plan = plan_of(
+        "steps:\n  - {id: s, action: noop, retry: {max_retries: 3, initial_delay: 1, jitter: 0}}\n"
+    )
     live = new_machine(plan)
     journal: list[ev.AnyEvent] = []
     for now in (1.0, 2.0):

@@ -95,7 +95,7 @@ def test_control_requests_are_pending_until_handled(store: JournalStore) -> None
 
 
 def test_leases_are_taken_renewed_and_released_by_their_owner(store: JournalStore) -> None:
-    store.put_leases([Lease("r1", "w1", "host", 10, 1.0)])
+    assert store.take_leases([Lease("r1", "w1", "host", 10, 1.0)], {}) == ["r1"]
     store.heartbeat("w1", 5.0)
     lease = store.lease("r1")
     assert lease is not None and lease.heartbeat_at == 5.0
@@ -103,3 +103,15 @@ def test_leases_are_taken_renewed_and_released_by_their_owner(store: JournalStor
     assert store.lease("r1") is not None
     store.release(["r1"], "w1")
     assert store.lease("r1") is None
+
+
+def test_a_lease_is_taken_only_from_the_holder_the_taker_saw(store: JournalStore) -> None:
+    assert store.take_leases([Lease("r1", "w1", "host", 10, 1.0)], {"r1": None}) == ["r1"]
+    # w2 and w3 both saw w1 holding it; only the first of them gets it.
+    assert store.take_leases([Lease("r1", "w2", "host", 11, 2.0)], {"r1": "w1"}) == ["r1"]
+    assert store.take_leases([Lease("r1", "w3", "host", 12, 2.0)], {"r1": "w1"}) == []
+    lease = store.lease("r1")
+    assert lease is not None and lease.owner == "w2"
+    # Two takers that both saw it free: the second one loses.
+    assert store.take_leases([Lease("r2", "w2", "host", 11, 2.0)], {"r2": None}) == ["r2"]
+    assert store.take_leases([Lease("r2", "w3", "host", 12, 2.0)], {"r2": None}) == []

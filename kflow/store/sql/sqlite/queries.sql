@@ -44,11 +44,14 @@ SELECT handled_at FROM control WHERE id = ?
 -- name: get_lease
 SELECT run_id, owner, host, pid, heartbeat_at FROM leases WHERE run_id = ?
 
--- name: put_lease
-INSERT INTO leases (run_id, owner, host, pid, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+-- name: take_lease
+-- Take a run's lease only from the holder the caller saw (none: a NULL `seen`), so two
+-- workers that both saw it free cannot both take it: the second changes no row.
+INSERT INTO leases (run_id, owner, host, pid, heartbeat_at) VALUES (:run_id, :owner, :host, :pid, :at)
 ON CONFLICT (run_id) DO UPDATE SET
     owner = excluded.owner, host = excluded.host, pid = excluded.pid,
     heartbeat_at = excluded.heartbeat_at
+WHERE leases.owner = :seen OR leases.owner = excluded.owner
 
 -- name: heartbeat
 UPDATE leases SET heartbeat_at = ? WHERE owner = ?
