@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
+import sys
 from collections.abc import Mapping
 from importlib import metadata
 
@@ -36,6 +38,8 @@ class AgentRegistry:
 
     def target(self, agent: str) -> str:
         """The `module:Class` reference registered for `agent`."""
+        if agent in self._configured:  # config wins, and needs no scan of installed packages
+            return self._configured[agent]
         targets = self._all_targets()
         if agent not in targets:
             raise ActionNotFound(self._unknown_agent(agent, targets))
@@ -67,8 +71,7 @@ class AgentRegistry:
 
     def _all_targets(self) -> dict[str, str]:
         if self._targets is None:
-            found = {ep.name: ep.value for ep in metadata.entry_points(group=self._group)}
-            self._targets = found | self._configured
+            self._targets = _entry_points(self._group, tuple(sys.path)) | self._configured
         return self._targets
 
     def _load(self, agent: str) -> object:
@@ -119,3 +122,9 @@ def _public_methods(owner: object) -> list[str]:
         if callable(value) and not inspect.isclass(value):
             names.append(name)
     return names
+
+
+@functools.cache
+def _entry_points(group: str, path: tuple[str, ...]) -> dict[str, str]:
+    """Agents registered by installed packages, read once per `sys.path` (it scans them all)."""
+    return {ep.name: ep.value for ep in metadata.entry_points(group=group)}
