@@ -22,6 +22,9 @@ from kflow.plan import Plan, PlanStep
 
 _ReadyKey = tuple[float, int, int, str]
 
+MAX_INTERRUPTIONS = 3
+"""A step that was running this many times when its worker died is not started again."""
+
 
 class RunMachine:
     """The engine for one run of a compiled plan."""
@@ -145,6 +148,7 @@ class RunMachine:
             for task in step.tasks:
                 if task.status is StepStatus.RUNNING:
                     task.status = StepStatus.READY
+                    task.interruptions += 1
                     self._push(step.id, task.index)
             self.state.running -= step.running
             step.running = 0
@@ -328,6 +332,9 @@ class RunMachine:
             if step.input_error is not None:
                 commands.append(cmd.Record(self._input_failure(step, now)))
                 continue
+            if task.interruptions >= MAX_INTERRUPTIONS:
+                commands.append(cmd.Record(self._crash_loop_failure(step, task, now)))
+                continue
             if not self._fan_out_has_room(step):
                 task.queued = True
                 deferred.append(key)
@@ -387,9 +394,27 @@ class RunMachine:
         error = ev.ErrorInfo(
             kind=ErrorKind.VALIDATION, message=step.input_error or "", type="InputError"
         )
-        on_failure = self.plan.steps[step.id].on_failure
+        return self._final_failure(step.id, None, 0, error, now)
+
+    def _crash_loop_failure(self, step: StepState, task: TaskState, now: float) -> ev.StepFailed:
+        where = step.id if task.index is None else f"{step.id}[{task.index}]"
+        message = (
+            f"step '{where}' was running each of the {task.interruptions} times its worker "
+            "died; it is not started again, since it may be what kills the worker "
+            "(look for out-of-memory kills or crashes in native code)"
+        )
+        error = ev.ErrorInfo(kind=ErrorKind.RESOURCE, message=message, type="CrashLoop")
+        return self._final_failure(step.id, task.index, task.attempt, error, now)
+
+    def _final_failure(
+        self, step_id: str, index: int | None, attempt: int, error: ev.ErrorInfo, now: float
+    ) -> ev.StepFailed:
+        """A failure no retry, fallback or escalation follows."""
+        on_failure = self.plan.steps[step_id].on_failure
         decision: ev.FailureDecision = "continue" if on_failure == "continue" else "fail"
-        return ev.StepFailed(at=now, step=step.id, attempt=0, error=error, decision=decision)
+        return ev.StepFailed(
+            at=now, step=step_id, index=index, attempt=attempt, error=error, decision=decision
+        )
 
     def _conclusion(self, now: float) -> ev.RunSucceeded | ev.RunFailed:
         outputs: dict[str, Any] = {}

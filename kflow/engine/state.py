@@ -64,6 +64,8 @@ class TaskState:
     """Number of the latest attempt started (0 before the first)."""
     failures: int = 0
     """Failed attempts of the primary action, which the retry budget counts."""
+    interruptions: int = 0
+    """Times this task was running when its worker died (see `machine.MAX_INTERRUPTIONS`)."""
     variant: Variant = "primary"
     output: dict[str, Any] | None = None
     error: ErrorInfo | None = None

@@ -327,3 +327,20 @@ def test_a_replayed_journal_keeps_only_the_latest_retry_time() -> None:
     # The first retry (due at 2) was used; only the second (due at 2 + 2 = 4) counts.
     assert replay.decide(3.0) == [cmd.WakeAt(4.0)]
     assert [c.attempt for c in starts(replay.decide(4.0))] == [3]
+
+
+def test_a_step_running_at_three_worker_deaths_is_failed_not_started_again() -> None:
+    machine = new_machine(plan_of(DIAMOND), {"n": 1})
+    for death in range(3):
+        command = starts(machine.decide(1.0))[0]
+        assert (command.step, command.attempt) == ("a", death + 1)
+        start(machine, command)
+        machine.apply(ev.RunRecovered(at=2.0, owner=f"w{death}"))
+    failure = records(machine.decide(3.0))[0]
+    assert isinstance(failure, ev.StepFailed)
+    assert failure.error.type == "CrashLoop" and failure.error.kind == "resource"
+    assert failure.error.message.startswith(
+        "step 'a' was running each of the 3 times its worker died; it is not started again"
+    )
+    machine.apply(failure)
+    assert isinstance(records(machine.decide(3.0))[0], ev.RunFailed)
