@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import pkgutil
@@ -10,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kflow.actions import threads
 from kflow.actions.base import StepContext, bind_context
 from kflow.errors import ActionNotFound, ErrorKind, StepFailure
 from kflow.spec.suggest import closest, did_you_mean
@@ -91,8 +91,7 @@ class PythonAction:
             if self._is_async:
                 result = await self.func(**inputs)
             else:
-                # to_thread copies the context, so current_step() works in the thread too.
-                result = await asyncio.to_thread(self.func, **inputs)
+                result = await threads.run_in_thread(self.func, inputs)
             if inspect.isawaitable(result):  # a sync wrapper that returns a coroutine
                 result = await result
             return result

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 
 from kflow.engine import events as ev
@@ -34,28 +33,18 @@ class Worker:
         store: JournalStore,
         definitions: Definitions | None = None,
         observers: Sequence[Observer] = (),
-        threads: int = 64,
     ) -> None:
         self.store = store
         self.owner = Owner.here()
         self.definitions = definitions or Definitions()
         self.drivers: dict[str, RunDriver] = {}
         self._observers = list(observers)
-        self._threads = threads
         self._journal = GroupCommit(store, self._fatal)
         self._failure: BaseException | None = None
         self._background: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Worker:
         loop = asyncio.get_running_loop()
-        # Sync actions run in threads; the default pool (cpu + 4) would cap a
-        # parallel workflow far below its max_concurrency on a small machine.
-        if not getattr(loop, "_kflow_executor", False):
-            # Set once per loop and never shut down here: other workers (and the caller's
-            # own asyncio.to_thread) share it; asyncio.run shuts it down with the loop.
-            executor = ThreadPoolExecutor(self._threads, thread_name_prefix="kflow-action")
-            loop.set_default_executor(executor)
-            loop._kflow_executor = True  # type: ignore[attr-defined]
         self._failed: asyncio.Future[None] = loop.create_future()
         self._background = loop.create_task(self._housekeeping())
         return self

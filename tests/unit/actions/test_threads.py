@@ -1,0 +1,56 @@
+"""Sync step functions run in threads and their results come back to the loop in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+
+import pytest
+
+from kflow.actions.threads import run_in_thread
+
+_label: contextvars.ContextVar[str] = contextvars.ContextVar("label", default="none")
+
+
+def test_a_thousand_concurrent_calls_all_return_their_own_result() -> None:
+    def double(x: int) -> int:
+        return 2 * x
+
+    async def many() -> list[int]:
+        return list(await asyncio.gather(*(run_in_thread(double, {"x": i}) for i in range(1000))))
+
+    assert asyncio.run(many()) == [2 * i for i in range(1000)]
+
+
+def test_calls_run_off_the_loop_thread_in_the_callers_context() -> None:
+    def where() -> tuple[str, str]:
+        return threading.current_thread().name, _label.get()
+
+    async def call() -> tuple[str, str]:
+        _label.set("step-a")
+        result: tuple[str, str] = await run_in_thread(where, {})
+        return result
+
+    name, label = asyncio.run(call())
+    assert name.startswith("kflow-step") and label == "step-a"
+
+
+def test_an_exception_in_the_thread_is_raised_to_the_awaiting_task() -> None:
+    def boom() -> None:
+        raise KeyError("missing")
+
+    async def call() -> None:
+        await run_in_thread(boom, {})
+
+    with pytest.raises(KeyError, match="missing"):
+        asyncio.run(call())
+
+
+def test_blocking_calls_overlap() -> None:
+    barrier = threading.Barrier(8, timeout=5)
+
+    async def together() -> None:
+        await asyncio.gather(*(run_in_thread(barrier.wait, {}) for _ in range(8)))
+
+    asyncio.run(together())  # would time out if the calls ran one at a time
