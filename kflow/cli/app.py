@@ -115,11 +115,11 @@ def run(
     cli: Cli = ctx.obj
     given = _read_inputs_file(inputs_file) if inputs_file else {}
     given.update(parse_cli_inputs(inputs or []))
-    problems = check_workflow(file, cli.config(file))
-    if problems:
+    plan, problems = check_workflow(file, cli.config(file))
+    if problems or plan is None:
         raise SpecError(problems)
     service = cli.service(file, create=True)
-    run_id = asyncio.run(service.create(file, given, max_concurrency=max_concurrency))
+    run_id = asyncio.run(service.create(plan, given, max_concurrency=max_concurrency))
     cli.err.print(
         f"run [bold]{run_id}[/bold] created; follow it with "
         f"`{cli.command_prefix(service)} status {run_id}`"
@@ -234,7 +234,7 @@ def validate(
     cli: Cli = ctx.obj
     report: list[dict[str, Any]] = []
     for file in files:
-        problems = check_workflow(file, cli.config(file))
+        _, problems = check_workflow(file, cli.config(file))
         report.append({"file": str(file), "problems": [dataclasses.asdict(p) for p in problems]})
         if as_json:
             continue

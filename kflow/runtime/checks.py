@@ -6,17 +6,17 @@ from pathlib import Path
 
 from kflow.actions import ActionResolver, AgentRegistry, KflowConfig
 from kflow.errors import Problem, SpecError
-from kflow.plan import ActionRef, load_plan
+from kflow.plan import ActionRef, Plan, load_plan
 from kflow.runtime.definitions import Environment
 from kflow.spec.loader import load_spec_file
 
 
-def check_workflow(path: Path, config: KflowConfig) -> list[Problem]:
-    """All problems of the definition, located; empty when it would run."""
+def check_workflow(path: Path, config: KflowConfig) -> tuple[Plan | None, list[Problem]]:
+    """The compiled plan and all problems of the definition, located (none: it would run)."""
     try:
         plan = load_plan(path)
     except SpecError as error:
-        return list(error.problems)
+        return None, list(error.problems)
     loaded = load_spec_file(path)
     environment = Environment.from_config(config)
     environment.activate()
@@ -34,4 +34,4 @@ def check_workflow(path: Path, config: KflowConfig) -> list[Problem]:
             if message:
                 line, column = loaded.source.locate(("steps", index, key))
                 problems.append(Problem(f"step '{step.id}': {message}", str(path), line, column))
-    return problems
+    return plan, problems

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 
 from kflow.engine import events as ev
 from kflow.store.sqlite import SqliteStore
-from tests.crash.test_sigkill import HERE, committed_events
+from tests.crash.test_sigkill import HERE, committed_events, kflow, outputs_of
 
 RUNS = 150
 
@@ -53,26 +52,7 @@ def test_every_run_of_a_killed_worker_recovers_and_no_finished_step_runs_again(
     store = SqliteStore(db)
     before = {r.run_id: store.read(r.run_id) for r in store.list_runs(limit=RUNS)}
     store.close()
-    command = [
-        sys.executable,
-        "-m",
-        "kflow.cli",
-        "--db",
-        str(db),
-        "--config",
-        str(HERE / "kflow.toml"),
-    ]
-    recovered = subprocess.run(
-        [*command, "recover", "--json"],
-        env=env,
-        cwd=HERE,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert recovered.returncode == 0, recovered.stderr
-    results = json.loads(recovered.stdout)
+    results = outputs_of(kflow(db, log, "recover", "--json"))
     unfinished = [r for r, events in before.items() if not isinstance(events[-1], ev.RunSucceeded)]
     assert unfinished, "the kill came too late to test anything"
     assert sorted(r["run_id"] for r in results) == sorted(unfinished)
