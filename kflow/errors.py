@@ -137,7 +137,3 @@ class RunStateError(KflowError):
 
 class StoreError(KflowError):
     """The journal store failed; the driver's error is the `__cause__`."""
-
-
-class OutputNotSerializable(KflowError):
-    """A step returned a value that cannot be stored in the journal."""

@@ -16,7 +16,7 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from kflow.actions import KflowConfig, load_config
+from kflow.actions import KflowConfig
 from kflow.cli import render
 from kflow.cli.errors import exit_with, fail
 from kflow.cli.progress import BarProgress, LineProgress
@@ -24,6 +24,7 @@ from kflow.errors import KflowError, SpecError, StoreError
 from kflow.plan import load_plan, mermaid
 from kflow.runtime import RunResult, Service
 from kflow.runtime.checks import check_workflow
+from kflow.runtime.definitions import find_config
 from kflow.spec.inputs import parse_cli_inputs
 from kflow.spec.schema import json_schema
 from kflow.store.sqlite import SqliteStore
@@ -55,8 +56,7 @@ class Cli:
 
     def config(self, workflow: Path | None = None) -> KflowConfig:
         """The config file in force: --config, else kflow.toml in cwd or beside the workflow."""
-        dirs = [Path.cwd()] + ([workflow.resolve().parent] if workflow else [])
-        return load_config(self.config_path, dirs)
+        return find_config(workflow, self.config_path)
 
     def command_prefix(self, service: Service) -> str:
         """`kflow`, plus `--db PATH` unless the journal is the default ./kflow.db."""

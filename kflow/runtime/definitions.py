@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kflow.actions import ActionResolver, AgentRegistry, KflowConfig
+from kflow.actions import ActionResolver, AgentRegistry, KflowConfig, load_config
 from kflow.engine import events as ev
+from kflow.engine.machine import RunMachine
 from kflow.plan import Plan, compile_plan
 from kflow.spec.models import WorkflowSpec
 
@@ -47,6 +48,14 @@ class Environment:
                 sys.path.insert(0, path)
 
 
+def find_config(workflow: object, path: Path | None = None) -> KflowConfig:
+    """`path` if given, else `kflow.toml` in the working directory or beside a workflow file."""
+    dirs = [Path.cwd()]
+    if isinstance(workflow, str | Path):
+        dirs.append(Path(workflow).resolve().parent)
+    return load_config(path, dirs)
+
+
 class Definitions:
     """Caches of compiled plans and action resolvers, shared by all runs of a process."""
 
@@ -65,6 +74,14 @@ class Definitions:
             plan = compile_plan(WorkflowSpec.model_validate(created.definition))
             self._plans[created.digest] = plan
         return plan
+
+    def machine(self, events: list[ev.AnyEvent]) -> RunMachine:
+        """The engine state of a run, folded from its journal."""
+        created = events[0]
+        assert isinstance(created, ev.RunCreated)
+        machine = RunMachine(self.plan(created), created)
+        machine.apply_all(events[1:])
+        return machine
 
     def resolver(self, environment: Environment) -> ActionResolver:
         """The action resolver for an environment."""

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kflow.actions import KflowConfig, load_config
+from kflow.actions import KflowConfig
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
 from kflow.engine.state import RunState, RunStatus
 from kflow.errors import RunStateError
 from kflow.plan import Plan, compile_plan, load_plan
-from kflow.runtime.definitions import Definitions, Environment
+from kflow.runtime.definitions import Definitions, Environment, find_config
 from kflow.runtime.driver import Observer
 from kflow.runtime.leases import is_live
 from kflow.runtime.views import RunView, run_view
@@ -78,12 +78,7 @@ class Service:
 
     def config_for(self, workflow: Workflow) -> KflowConfig:
         """The config that applies: the one given, else `kflow.toml` in cwd or beside the file."""
-        if self.config is not None:
-            return self.config
-        dirs = [Path.cwd()]
-        if isinstance(workflow, str | Path):
-            dirs.append(Path(workflow).resolve().parent)
-        return load_config(None, dirs)
+        return self.config if self.config is not None else find_config(workflow)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -220,7 +215,7 @@ class Service:
     async def _control(self, run_id: str, action: str, reason: str) -> str:
         run_id = self.store.resolve_id(run_id)
         events = self.store.read(run_id)
-        _check_allowed(run_id, self._fold(events).state.status, action)
+        _check_allowed(run_id, self.definitions.machine(events).state.status, action)
         now = time.time()
         if is_live(self.store.lease(run_id), now):
             request = self.store.request(run_id, action, reason, now)
@@ -230,7 +225,7 @@ class Service:
             # The worker stopped before it saw the request: carry it out here.
             self.store.mark_handled([request], time.time())
             events = self.store.read(run_id)
-            _check_allowed(run_id, self._fold(events).state.status, action)
+            _check_allowed(run_id, self.definitions.machine(events).state.status, action)
         event = _control_event(action, reason, time.time())
         self.store.append([Entry(run_id, len(events), event, ev.encode(event))])
         return {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
@@ -254,14 +249,7 @@ class Service:
 
     def fold(self, run_id: str) -> RunMachine:
         """The engine state of a run, rebuilt from its journal."""
-        return self._fold(self.store.read(self.store.resolve_id(run_id)))
-
-    def _fold(self, events: list[ev.AnyEvent]) -> RunMachine:
-        created = events[0]
-        assert isinstance(created, ev.RunCreated)
-        machine = RunMachine(self.definitions.plan(created), created)
-        machine.apply_all(events[1:])
-        return machine
+        return self.definitions.machine(self.store.read(self.store.resolve_id(run_id)))
 
     def status(self, run_id: str) -> RunView:
         """The run's current state, with whether a worker is executing it."""

@@ -112,12 +112,10 @@ class Worker:
         return adopted
 
     def _drive(self, run_id: str, events: list[ev.AnyEvent], orphaned: bool) -> RunDriver:
+        machine = self.definitions.machine(events)
         created = events[0]
         assert isinstance(created, ev.RunCreated)
-        plan = self.definitions.plan(created)
         resolver = self.definitions.resolver(Environment.from_event(created))
-        machine = RunMachine(plan, created)
-        machine.apply_all(events[1:])
         driver = RunDriver(machine, self._journal, resolver, self._notify)
         self.drivers[run_id] = driver
         # Attempts recorded as running belong to a worker that is gone: they
