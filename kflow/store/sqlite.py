@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from kflow.store import sql
 from kflow.store.protocol import ControlRequest, Entry, Lease, RunSummary
 
 Durability = Literal["normal", "full"]
+_BUSY_TIMEOUT_S = 5
 _Q = sql.queries("sqlite")
 _STATUS_OF: dict[type[ev.Event], str] = {
     ev.RunPaused: "paused",
@@ -55,8 +57,8 @@ class SqliteStore:
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout = 5000")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_S * 1000:d}")
+            mode = self._enter_wal()
             synchronous = "FULL" if durability == "full" else "NORMAL"
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
             self._migrate()
@@ -202,6 +204,18 @@ class SqliteStore:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def _enter_wal(self) -> str:
+        # Switching a new file to WAL takes an exclusive lock and SQLite reports BUSY at
+        # once, without waiting, when two processes race to do it: wait here instead.
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        while True:
+            try:
+                return str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def _version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])

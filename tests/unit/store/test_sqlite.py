@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,15 +89,29 @@ def test_queries_are_all_named_and_loaded_from_the_sql_file() -> None:
     assert all(any(verb in text for verb in verbs) for text in queries.values())
 
 
-def test_many_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
-    code = "import sys; from kflow.store import SqliteStore; SqliteStore(sys.argv[1]).close()"
-    path = str(tmp_path / "new.db")
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code, path], stderr=subprocess.PIPE, text=True)
-        for _ in range(6)
-    ]
-    errors = [p.communicate()[1] for p in procs]
-    assert [p.returncode for p in procs] == [0] * 6, errors
-    store = SqliteStore(path)
-    assert store._version() == sql.migrations("sqlite")[-1][0]
-    store.close()
+def _open_each(paths: list[str], barrier: Any, errors: Any) -> None:
+    for path in paths:
+        barrier.wait()
+        try:
+            SqliteStore(path).close()
+        except StoreError as exc:
+            errors.put(str(exc))
+
+
+def test_many_processes_opening_new_files_at_once_all_succeed(tmp_path: Path) -> None:
+    # The processes meet at a barrier before each new file, so they race on every one
+    # (SQLite refuses a concurrent switch to WAL without waiting; the store must wait).
+    context = multiprocessing.get_context("fork")
+    barrier, errors = context.Barrier(4), context.Queue()
+    paths = [str(tmp_path / f"new-{i}.db") for i in range(30)]
+    procs = [context.Process(target=_open_each, args=(paths, barrier, errors)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [proc.exitcode for proc in procs] == [0] * 4
+    assert errors.empty(), errors.get()
+    for path in paths:
+        store = SqliteStore(path)
+        assert store._version() == sql.migrations("sqlite")[-1][0]
+        store.close()
