@@ -71,7 +71,7 @@ class Definitions:
         """The compiled plan of a run."""
         plan = self._plans.get(created.digest)
         if plan is None:
-            plan = compile_plan(WorkflowSpec.model_validate(created.definition))
+            plan = compile_plan(WorkflowSpec.model_validate_json(bytes(created.definition)))
             self._plans[created.digest] = plan
         return plan
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from kflow.actions import KflowConfig
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
@@ -108,7 +110,7 @@ class Service:
         plan = self.load(workflow)
         config = self.config_for(workflow)
         bound = [bind_inputs(plan.inputs, dict(given)) for given in inputs]
-        definition = plan.spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        definition = msgspec.Raw(plan.spec.model_dump_json(by_alias=True, exclude_unset=True))
         environment = Environment.from_config(config).to_json()
         concurrency = self._concurrency(plan, config, max_concurrency)
         entries = []

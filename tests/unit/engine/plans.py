@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
@@ -41,7 +43,7 @@ def new_machine(
         workflow_id=plan.workflow_id,
         version=plan.version,
         digest=plan.digest,
-        definition={},
+        definition=msgspec.Raw(b"{}"),
         inputs=inputs or {},
         max_concurrency=concurrency,
     )

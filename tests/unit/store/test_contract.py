@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from kflow.engine import events as ev
@@ -28,7 +29,7 @@ def created(run_id: str, at: float = 1.0) -> Entry:
         workflow_id="wf",
         version="1",
         digest="d",
-        definition={},
+        definition=msgspec.Raw(b"{}"),
         inputs={},
         max_concurrency=1,
     )

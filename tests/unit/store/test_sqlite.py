@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from kflow.engine import events as ev
@@ -45,7 +46,7 @@ def test_reopening_a_store_keeps_its_runs(tmp_path: Path) -> None:
         workflow_id="w",
         version="1",
         digest="d",
-        definition={},
+        definition=msgspec.Raw(b"{}"),
         inputs={},
         max_concurrency=1,
     )
