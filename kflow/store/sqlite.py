@@ -15,6 +15,7 @@ from typing import Any, Literal
 from kflow.engine import events as ev
 from kflow.errors import RunNotFound, StoreError
 from kflow.store import sql
+from kflow.store.checkpointer import Checkpointer
 from kflow.store.protocol import ControlRequest, Entry, Lease, RunSummary
 
 Durability = Literal["normal", "full"]
@@ -45,6 +46,7 @@ class SqliteStore:
                 "(a database URL is not a path)"
             )
         self._lock = threading.RLock()
+        self._checkpointer = Checkpointer(self.path, _BUSY_TIMEOUT_S * 1000)
         if not self.path.parent.exists():
             raise StoreError(
                 f"cannot open the database {self.path}: the folder {self.path.parent} does not "
@@ -61,6 +63,8 @@ class SqliteStore:
             mode = self._enter_wal()
             synchronous = "FULL" if durability == "full" else "NORMAL"
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
+            # Checkpoints run in their own thread; see `kflow.store.checkpointer`.
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
             self._migrate()
         except sqlite3.Error as exc:
             raise self._error(exc, "open") from exc
@@ -182,7 +186,8 @@ class SqliteStore:
             self._db.executemany(_Q["release_lease"], [(r, owner) for r in run_ids])
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (the last one to close moves the WAL into the file)."""
+        self._checkpointer.stop()
         self._db.close()
 
     # -- plumbing -----------------------------------------------------------
@@ -249,6 +254,7 @@ class SqliteStore:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise self._error(exc, verb) from exc
+        self._checkpointer.committed()
 
     def _query(self, name: str, params: tuple[Any, ...]) -> list[Any]:
         try:

@@ -1,0 +1,55 @@
+"""The WAL is checkpointed by a thread of its own, never inside the event loop's commits."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from kflow.engine import events as ev
+from kflow.store import SqliteStore
+from kflow.store.checkpointer import COMMITS_PER_CHECKPOINT
+from tests.unit.store.test_contract import created, entry
+
+
+def _checkpoint_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("kflow-checkpoint")]
+
+
+def test_the_writer_never_checkpoints_itself(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "j.db")
+    try:
+        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    finally:
+        store.close()
+
+
+def test_pages_reach_the_database_file_while_the_store_stays_open(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    store = SqliteStore(path)
+    try:
+        before = path.stat().st_size
+        store.append([created("r1")])
+        for seq in range(1, 3 * COMMITS_PER_CHECKPOINT):
+            event = ev.StepStarted(at=float(seq), step=f"s{seq}", attempt=1)
+            store.append([entry("r1", seq, event)])
+        assert _checkpoint_threads()
+        deadline = time.monotonic() + 10
+        while path.stat().st_size == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert path.stat().st_size > before, "no checkpoint moved the WAL into the file"
+    finally:
+        store.close()
+    assert not _checkpoint_threads()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 3 * COMMITS_PER_CHECKPOINT
+
+
+def test_a_store_that_commits_little_starts_no_thread(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "j.db")
+    try:
+        store.append([created("r1")])
+        assert not _checkpoint_threads()
+    finally:
+        store.close()
