@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 import pytest
@@ -288,3 +289,23 @@ def test_a_run_executing_in_one_thread_can_be_paused_from_another(service: Servi
     assert asyncio.run(service.resume(run_id)) == "requested"
     worker.join(10)
     assert outcome == ["succeeded"]
+
+
+def test_run_states_are_kept_out_of_the_collectors_scans_while_a_worker_drives_them(
+    service: Service,
+) -> None:
+    # A full garbage collection over a large run's state would stall every timer.
+    frozen_while_running: list[int] = []
+
+    async def execute() -> bool:
+        run_id = await service.create(fan_out(3, 0.01))
+        frozen_while_running.append(gc.get_freeze_count())
+        result = await service.execute([run_id], [lambda machine, event: sample()])
+        return result[0].ok
+
+    def sample() -> None:
+        frozen_while_running.append(gc.get_freeze_count())
+
+    assert asyncio.run(execute())
+    assert frozen_while_running[0] == 0 and max(frozen_while_running) > 0
+    assert gc.get_freeze_count() == 0  # undone when the worker stops
