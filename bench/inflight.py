@@ -8,13 +8,12 @@ The `recover` workload kills this process with SIGKILL once every run has starte
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from kflow.runtime import Engine
+from kflow.runtime import Engine, loop
 from kflow.spec.models import WorkflowSpec
 from kflow.store.sqlite import Durability
 
@@ -57,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     engine = Engine(args.db, durability=cast(Durability, args.durability))
     inputs = [{"n": n} for n in range(args.runs)]
-    results = asyncio.run(engine.service.run_many(recover_spec(args.seconds), inputs))
+    results = loop.run(engine.service.run_many(recover_spec(args.seconds), inputs))
     engine.close()
     return 0 if all(r.ok for r in results) else 1
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import time
 from collections.abc import Callable, Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from bench.registry import Sample, Trial
 from kflow.plan import Plan, compile_plan
-from kflow.runtime import Engine, RunResult, Service
+from kflow.runtime import Engine, RunResult, Service, loop
 from kflow.spec.models import WorkflowSpec
 from kflow.store.sqlite import Durability
 
@@ -73,7 +72,7 @@ def time_job(job: Job, db: Path, durability: Durability) -> Sample:
     plan = compile_plan(job.spec)
     values = {"compile_s": time.perf_counter() - start}
     with fresh_engine(db, durability) as engine:
-        seconds = asyncio.run(_create_and_execute(engine.service, job, plan))
+        seconds = loop.run(_create_and_execute(engine.service, job, plan))
     if job.lower_bound is not None:
         values["x_bound"] = seconds / job.lower_bound
     return Sample(seconds, job.steps, job.runs, values)

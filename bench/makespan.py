@@ -7,7 +7,6 @@ scientific-workflow DAGs from `bench.dags` (a Montage and an Epigenomics side by
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from bench.registry import Sample, Trial, workload
 from bench.schedule import kflow_keys, simulated
 from bench.shapes import layers_spec
 from kflow.plan import Plan, compile_plan
-from kflow.runtime import Service
+from kflow.runtime import Service, loop
 from kflow.spec.models import StepSpec, WorkflowSpec
 from kflow.store.sqlite import Durability
 
@@ -76,7 +75,7 @@ def dag_trial(steps: int, slots: int, summary: str, scale: float = 1.0) -> Trial
         plan = compile_plan(spec)
         compile_s = time.perf_counter() - start
         with fresh_engine(db, durability) as engine, timing_decide() as decisions:
-            create_s, makespan = asyncio.run(_create_then_execute(engine.service, plan))
+            create_s, makespan = loop.run(_create_then_execute(engine.service, plan))
         key = (size, width, factor)
         if key not in _REFERENCES:
             _REFERENCES[key] = _references(dag, width, spec, bare=factor == 1.0)

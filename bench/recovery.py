@@ -23,7 +23,7 @@ from bench.metrics import Target
 from bench.registry import Sample, workload
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
-from kflow.runtime import Service
+from kflow.runtime import Service, loop
 from kflow.store.sqlite import Durability
 
 RUNS, STEP_SECONDS = 1000, 0.5
@@ -48,7 +48,7 @@ def recover(db: Path, durability: Durability, quick: bool) -> Sample:
     with fresh_engine(db, durability, existing=True) as engine:
         service = engine.service
         orphans = len(service.store.unfinished())
-        start_all, finish, recovered = asyncio.run(_timed_recover(service, orphans))
+        start_all, finish, recovered = loop.run(_timed_recover(service, orphans))
         bad = bad_runs(service, db, runs)
     values = {
         "start_all_s": start_all,
@@ -90,8 +90,8 @@ def _started(db: Path) -> int:
 
 async def _timed_recover(service: Service, orphans: int) -> tuple[float, float, int]:
     """Seconds until every orphan's first new step started (committed), until all ended."""
-    loop = asyncio.get_running_loop()
-    everyone = loop.create_future()
+    event_loop = asyncio.get_running_loop()
+    everyone = event_loop.create_future()
     seen: set[str] = set()
 
     def observe(machine: RunMachine, event: ev.AnyEvent) -> None:

@@ -25,7 +25,7 @@ from kflow.actions import KflowConfig, load_config
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
 from kflow.plan import load_plan
-from kflow.runtime import Service
+from kflow.runtime import Service, loop
 from kflow.store.protocol import JournalStore
 from kflow.store.sqlite import Durability
 
@@ -42,8 +42,8 @@ def start(db: Path, durability: Durability, quick: bool) -> Sample:
     repetitions = QUICK_REPETITIONS if quick else REPETITIONS
     with fresh_engine(db, durability) as engine:
         store = engine.service.store
-        phases = asyncio.run(_repeat(store, config, 1 + repetitions, shared=False))[1:]
-        shared = asyncio.run(_repeat(store, config, 1 + repetitions, shared=True))[1:]
+        phases = loop.run(_repeat(store, config, 1 + repetitions, shared=False))[1:]
+        shared = loop.run(_repeat(store, config, 1 + repetitions, shared=True))[1:]
     times = [sum(p) for p in phases]
     median = statistics.median(times)
     values = {

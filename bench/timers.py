@@ -7,7 +7,6 @@ adopted, woken and finished. It always runs in a new interpreter, so the peak is
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from bench.probes import DecideTimes, current_rss_mib, peak_rss_mib, reset_peak_
 from bench.registry import Sample, workload
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
-from kflow.runtime import Service
+from kflow.runtime import Service, loop
 from kflow.spec.models import WorkflowSpec
 from kflow.store.sqlite import Durability
 
@@ -69,7 +68,7 @@ def timers(db: Path, durability: Durability, quick: bool) -> Sample:
         before = current_rss_mib()
         reset_peak_rss()
         with timing_decide() as decisions:
-            elapsed = asyncio.run(_run(engine.service, spec, runs, waiting))
+            elapsed = loop.run(_run(engine.service, spec, runs, waiting))
         peak = peak_rss_mib()
     values = {
         "rss_mib": peak,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import shlex
@@ -22,7 +21,7 @@ from kflow.cli.errors import exit_with, fail
 from kflow.cli.progress import BarProgress, LineProgress
 from kflow.errors import KflowError, SpecError, StoreError
 from kflow.plan import load_plan, mermaid
-from kflow.runtime import RunResult, Service
+from kflow.runtime import RunResult, Service, loop
 from kflow.runtime.checks import check_workflow
 from kflow.runtime.definitions import find_config
 from kflow.spec.inputs import parse_cli_inputs
@@ -119,7 +118,7 @@ def run(
     if problems or plan is None:
         raise SpecError(problems)
     service = cli.service(file, create=True)
-    run_id = asyncio.run(service.create(plan, given, max_concurrency=max_concurrency))
+    run_id = loop.run(service.create(plan, given, max_concurrency=max_concurrency))
     cli.err.print(
         f"run [bold]{run_id}[/bold] created; follow it with "
         f"`{cli.command_prefix(service)} status {run_id}`"
@@ -133,7 +132,7 @@ def resume(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> No
     cli: Cli = ctx.obj
     service = cli.service()
     full_id = service.store.resolve_id(run_id)
-    if not asyncio.run(service.resume_here(full_id)):
+    if not loop.run(service.resume_here(full_id)):
         cli.err.print(f"run {full_id} resumed by the worker executing it")
         return
     _execute(cli, service, [full_id], as_json)
@@ -145,7 +144,7 @@ def recover(ctx: typer.Context, as_json: JsonOption = False) -> None:
     cli: Cli = ctx.obj
     service = cli.service()
     with _progress(cli, as_json) as observer:
-        results = asyncio.run(service.recover([observer]))
+        results = loop.run(service.recover([observer]))
     if as_json:
         render.dump_json(cli.console, [_result_json(r) for r in results])
     elif not results:
@@ -160,7 +159,7 @@ def recover(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def _execute(cli: Cli, service: Service, run_ids: list[str], as_json: bool) -> None:
     try:
         with _progress(cli, as_json) as observer:
-            result = asyncio.run(service.execute(run_ids, [observer]))[0]
+            result = loop.run(service.execute(run_ids, [observer]))[0]
     except StoreError as exc:
         raise StoreError(
             f"{exc}\nrun {run_ids[0]} stopped with its finished steps saved; once the database "
@@ -337,7 +336,7 @@ def _control(cli: Cli, run_id: str, action: str, reason: str, as_json: bool) -> 
     service = cli.service()
     full_id = service.store.resolve_id(run_id)
     call = service.cancel if action == "cancel" else service.pause
-    answer = asyncio.run(call(full_id, reason))
+    answer = loop.run(call(full_id, reason))
     status = {"cancel": "cancelled", "pause": "paused"}[action]
     by_worker = answer == "requested"
     if as_json:

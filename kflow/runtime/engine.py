@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kflow.actions import KflowConfig
 from kflow.engine import events as ev
+from kflow.runtime import loop
 from kflow.runtime.driver import Observer
 from kflow.runtime.service import RunResult, Service, Workflow
 from kflow.runtime.views import RunView
@@ -42,11 +42,11 @@ class Engine:
         max_concurrency: int | None = None,
     ) -> str:
         """Record a new run of `workflow` with `inputs`; returns the run id."""
-        return asyncio.run(self.service.create(workflow, inputs, max_concurrency=max_concurrency))
+        return loop.run(self.service.create(workflow, inputs, max_concurrency=max_concurrency))
 
     def execute(self, run_id: str, observers: Sequence[Observer] = ()) -> RunResult:
         """Execute (or continue) a run in this process until it ends."""
-        return asyncio.run(self.service.execute([run_id], observers))[0]
+        return loop.run(self.service.execute([run_id], observers))[0]
 
     def run(
         self,
@@ -56,23 +56,23 @@ class Engine:
         max_concurrency: int | None = None,
     ) -> RunResult:
         """Create a run and execute it to the end."""
-        return asyncio.run(self.service.run(workflow, inputs, max_concurrency=max_concurrency))
+        return loop.run(self.service.run(workflow, inputs, max_concurrency=max_concurrency))
 
     def pause(self, run_id: str, reason: str = "") -> str:
         """Start no new steps until resumed."""
-        return asyncio.run(self.service.pause(run_id, reason))
+        return loop.run(self.service.pause(run_id, reason))
 
     def resume(self, run_id: str) -> str:
         """Let a paused run go on (call `execute` if no worker owns it)."""
-        return asyncio.run(self.service.resume(run_id))
+        return loop.run(self.service.resume(run_id))
 
     def cancel(self, run_id: str, reason: str = "") -> str:
         """Cancel a run, recording `reason`."""
-        return asyncio.run(self.service.cancel(run_id, reason))
+        return loop.run(self.service.cancel(run_id, reason))
 
     def recover(self) -> list[RunResult]:
         """Continue every unfinished run whose worker is gone."""
-        return asyncio.run(self.service.recover())
+        return loop.run(self.service.recover())
 
     def status(self, run_id: str) -> RunView:
         """The run's state: each step's status, attempts, timing and error."""
