@@ -17,8 +17,10 @@ from pathlib import Path
 
 _log = logging.getLogger(__name__)
 
-COMMITS_PER_CHECKPOINT = 100
-"""How many commits may pass before the WAL is checkpointed (a quick step commits ~4 pages)."""
+COMMITS_PER_CHECKPOINT = 1000
+"""How many commits may pass before the WAL is checkpointed: about SQLite's own 1,000 pages,
+since a commit writes one page or more. More often costs fsyncs that durability `full`'s
+commits then wait behind."""
 
 
 class Checkpointer:
