@@ -112,9 +112,11 @@ class RunMachine:
         task.status, task.output, task.finished_at = StepStatus.SUCCEEDED, event.output, event.at
         task.error = None
         step.done += 1
-        if step.done == len(step.tasks) and not step.status.finished:
-            output = event.output if event.index is None else self._collect(step)
-            self._step_succeeded(step, output)
+        if event.index is None:
+            if not step.status.finished:
+                self._step_succeeded(step, event.output)
+        else:
+            self._item_finished(step)
 
     def _on_failed(self, event: ev.StepFailed) -> None:
         step = self.state.steps[event.step]
@@ -134,6 +136,12 @@ class RunMachine:
                 task.status = StepStatus.READY
                 task.variant = "fallback" if event.decision == "fallback" else "escalation"
                 self._push(step.id, event.index)
+            case "continue" if event.index is not None:
+                # One item of a fan-out step gave up: the others still run, and its slot
+                # in the collected outputs is null (see `_item_finished`).
+                task.status, task.finished_at = StepStatus.FAILED, event.at
+                step.failed_items += 1
+                self._item_finished(step)
             case "fail" | "continue":
                 task.status, task.finished_at = StepStatus.FAILED, event.at
                 if not step.status.finished:
@@ -182,6 +190,22 @@ class RunMachine:
             dependent.waiting -= 1
             if dependent.waiting == 0 and dependent.status is StepStatus.PENDING:
                 self._make_ready(dependent)
+
+    def _item_finished(self, step: StepState) -> None:
+        """A fan-out item succeeded or gave up under `continue`: end the step after the last.
+
+        A fan-out step with `on_failure: continue` succeeds once every item has finished,
+        even if some (or all) items failed: their slots in the outputs are null, so the
+        dependents run on the items that did succeed. Failing the whole step instead
+        would throw those results away and skip every dependent because of one bad item,
+        which is what `continue` on a map is meant to avoid. The items' errors stay on
+        the step (`error`, summarised) and on each item's task.
+        """
+        if step.status.finished or step.done + step.failed_items < len(step.tasks):
+            return
+        if step.failed_items:
+            step.error = _items_failed_error(step)
+        self._step_succeeded(step, self._collect(step))
 
     def _step_failed(self, step: StepState, error: ev.ErrorInfo, *, fail_run: bool) -> None:
         step.status, step.error = StepStatus.FAILED, error
@@ -469,6 +493,30 @@ class RunMachine:
             decision=decision.decision,
             retry_at=decision.retry_at,
         )
+
+
+_LISTED_ITEM_ERRORS = 5
+"""How many failed items the summary of a partly failed fan-out step lists."""
+
+
+def _items_failed_error(step: StepState) -> ev.ErrorInfo:
+    """One error naming the failed items of a fan-out step that finished under `continue`."""
+    failed = [t for t in step.tasks if t.status is StepStatus.FAILED]
+    listed = " | ".join(
+        f"[{t.index}] {t.error.message if t.error else 'failed'}"
+        for t in failed[:_LISTED_ITEM_ERRORS]
+    )
+    if len(failed) > _LISTED_ITEM_ERRORS:
+        listed += f" | ... and {len(failed) - _LISTED_ITEM_ERRORS} more"
+    first = failed[0].error
+    return ev.ErrorInfo(
+        kind=first.kind if first else ErrorKind.UNKNOWN,
+        message=(
+            f"{len(failed)} of {len(step.tasks)} items failed (on_failure: continue, "
+            f"so their outputs are null): {listed}"
+        ),
+        type="ItemsFailed",
+    )
 
 
 class _FanOutError(Exception):

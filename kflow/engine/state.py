@@ -93,8 +93,12 @@ class StepState:
     """Why the inputs could not be rendered, if they could not."""
     output: dict[str, Any] | None = None
     error: ErrorInfo | None = None
+    """Why the step failed; on a fan-out step that succeeded under `on_failure: continue`
+    with failed items, an `ItemsFailed` error naming them."""
     done: int = 0
     """Tasks that succeeded."""
+    failed_items: int = 0
+    """Fan-out items that failed for good under `on_failure: continue` (their outputs are null)."""
     running: int = 0
     """Tasks running now (fan-out concurrency is checked against it)."""
 

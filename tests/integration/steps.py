@@ -99,3 +99,17 @@ class _Unprintable(Exception):
 def unprintable() -> None:
     """Raise an exception that cannot be turned into text."""
     raise _Unprintable
+
+
+async def item_or_fail(item: int, bad: list[int], seconds: float = 0.0) -> dict[str, Any]:
+    """Fail permanently for the items in `bad`; counts the calls per item in `attempts`."""
+    key = f"item{item}"
+    attempts[key] = attempts.get(key, 0) + 1
+    _enter()
+    try:
+        await asyncio.sleep(seconds if item not in bad else 0)
+    finally:
+        _leave()
+    if item in bad:
+        raise StepFailure(f"item {item} is bad", ErrorKind.PERMANENT)
+    return {"item": item}

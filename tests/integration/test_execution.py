@@ -309,3 +309,55 @@ def test_run_states_are_kept_out_of_the_collectors_scans_while_a_worker_drives_t
     assert asyncio.run(execute())
     assert frozen_while_running[0] == 0 and max(frozen_while_running) > 0
     assert gc.get_freeze_count() == 0  # undone when the worker stops
+
+
+def items_workflow(on_failure: str, bad: list[int], seconds: float) -> Plan:
+    return plan(
+        f"""
+id: items
+outputs: [{{name: seen, from: $steps.after.seen}}]
+steps:
+  - id: each
+    action: "{S}:item_or_fail"
+    parallel: {{over: item, max_concurrency: 2}}
+    inputs: {{item: [0, 1, 2, 3, 4, 5], bad: {bad}, seconds: {seconds}}}
+    outputs: {{item: item}}
+    on_failure: {on_failure}
+  - {{id: after, action: echo, inputs: {{seen: $steps.each.item}}, outputs: {{seen: seen}}}}
+"""
+    )
+
+
+def test_a_fan_out_with_continue_runs_every_item_and_nulls_the_failed_ones(
+    service: Service,
+) -> None:
+    result = asyncio.run(service.run(items_workflow("continue", [1, 4], 0.01)))
+    assert result.ok
+    assert result.outputs == {"seen": [0, None, 2, 3, None, 5]}
+    assert steps.attempts == {f"item{i}": 1 for i in range(6)}
+    view = service.status(result.run_id)
+    each = next(s for s in view.steps if s.id == "each")
+    assert (each.status, each.items, each.items_done) == ("succeeded", 6, 4)
+    assert each.error_kind == "permanent"
+    assert each.error == (
+        "2 of 6 items failed (on_failure: continue, so their outputs are null): "
+        "[1] item 1 is bad | [4] item 4 is bad"
+    )
+    failures = [e for e in service.history(result.run_id) if isinstance(e, ev.StepFailed)]
+    assert [(e.index, e.decision, e.error.message) for e in failures] == [
+        (1, "continue", "item 1 is bad"),
+        (4, "continue", "item 4 is bad"),
+    ]
+
+
+def test_a_failed_item_of_a_fan_out_with_fail_starts_no_more_items_and_fails_the_run(
+    service: Service,
+) -> None:
+    result = asyncio.run(asyncio.wait_for(service.run(items_workflow("fail", [0], 0.2)), 10))
+    assert result.status == "failed" and result.failed_step == "each"
+    assert result.error == "item 0 is bad"
+    # Item 1 was running when item 0 failed: it finished; items 2 to 5 never started.
+    assert steps.attempts == {"item0": 1, "item1": 1}
+    assert steps.active == 0, "an item was left running"
+    view = service.status(result.run_id)
+    assert [(s.id, s.status) for s in view.steps] == [("each", "failed"), ("after", "pending")]

@@ -344,3 +344,177 @@ def test_a_step_running_at_three_worker_deaths_is_failed_not_started_again() -> 
     )
     machine.apply(failure)
     assert isinstance(records(machine.decide(3.0))[0], ev.RunFailed)
+
+
+FAN_OUT_CONTINUE = """
+outputs: [{name: doubled, from: $steps.after.xs}]
+steps:
+  - id: each
+    action: echo
+    parallel: {over: x, max_concurrency: 2}
+    inputs: {x: [10, 11, 12, 13]}
+    outputs: {x: x}
+    on_failure: continue
+  - {id: after, action: echo, inputs: {xs: $steps.each.x}, outputs: {xs: xs}}
+"""
+
+
+def test_a_failed_item_of_a_fan_out_with_continue_is_null_and_the_other_items_still_run() -> None:
+    machine = new_machine(plan_of(FAN_OUT_CONTINUE))
+    journal: list[ev.AnyEvent] = []
+    first = starts(machine.decide(1.0))
+    assert [c.index for c in first] == [0, 1]  # items 2 and 3 wait for a free slot
+    for command in first:
+        journal.append(start(machine, command))
+    failed = machine.failed(first[1], error("permanent", "item 1 is bad"), None, 2.0)
+    assert failed.decision == "continue"
+    journal.append(failed)
+    machine.apply(failed)
+    assert machine.state.steps["each"].status is StepStatus.RUNNING
+    journal.append(machine.succeeded(first[0], {"x": 10}, 2.0))
+    machine.apply(journal[-1])
+    rest = starts(machine.decide(2.0))
+    assert [c.index for c in rest] == [2, 3]
+    for command in rest:
+        journal.append(start(machine, command, 3.0))
+        journal.append(machine.succeeded(command, dict(command.inputs), 3.0))
+        machine.apply(journal[-1])
+    each = machine.state.steps["each"]
+    assert each.status is StepStatus.SUCCEEDED
+    assert each.output == {"x": [10, None, 12, 13]}
+    assert each.tasks[1].status is StepStatus.FAILED
+    assert each.tasks[1].error == error("permanent", "item 1 is bad")
+    assert each.error == ev.ErrorInfo(
+        kind="permanent",
+        message="1 of 4 items failed (on_failure: continue, so their outputs are null): "
+        "[1] item 1 is bad",
+        type="ItemsFailed",
+    )
+    after = starts(machine.decide(3.0))
+    assert [(c.step, c.inputs) for c in after] == [("after", {"xs": [10, None, 12, 13]})]
+    journal.append(start(machine, after[0], 4.0))
+    journal.append(machine.succeeded(after[0], dict(after[0].inputs), 4.0))
+    machine.apply(journal[-1])
+    journal.extend(echo_all(machine, now=4.0))
+    assert journal[-1] == ev.RunSucceeded(at=4.0, outputs={"doubled": [10, None, 12, 13]})
+    replay = new_machine(plan_of(FAN_OUT_CONTINUE))
+    replay.apply_all(journal)
+    assert replay.state.steps["each"].error == each.error
+    assert replay.state.steps["each"].failed_items == 1
+    assert replay.state.outputs == machine.state.outputs
+
+
+def test_a_fan_out_with_continue_whose_items_all_fail_still_succeeds_with_nulls() -> None:
+    machine = new_machine(plan_of(FAN_OUT_CONTINUE), concurrency=8)
+    for _ in range(2):
+        for command in starts(machine.decide(1.0)):
+            start(machine, command)
+            machine.apply(
+                machine.failed(command, error("validation", f"bad {command.index}"), None, 1.0)
+            )
+    each = machine.state.steps["each"]
+    assert each.status is StepStatus.SUCCEEDED and each.output == {"x": [None] * 4}
+    assert each.error is not None and each.error.message.endswith(
+        "[0] bad 0 | [1] bad 1 | [2] bad 2 | [3] bad 3"
+    )
+    journal = echo_all(machine)
+    assert journal[-1] == ev.RunSucceeded(at=1.0, outputs={"doubled": [None] * 4})
+
+
+def test_the_summary_of_many_failed_items_lists_the_first_five() -> None:
+    plan = plan_of(
+        "steps:\n  - {id: each, action: echo, parallel: true, inputs: {x: [0, 1, 2, 3, 4, 5, 6, 7]},"
+        " on_failure: continue}\n"
+    )
+    machine = new_machine(plan, concurrency=8)
+    for command in starts(machine.decide(1.0)):
+        start(machine, command)
+        machine.apply(machine.failed(command, error("permanent", "no"), None, 1.0))
+    message = machine.state.steps["each"].error.message  # type: ignore[union-attr]
+    assert message == (
+        "8 of 8 items failed (on_failure: continue, so their outputs are null): "
+        "[0] no | [1] no | [2] no | [3] no | [4] no | ... and 3 more"
+    )
+
+
+def test_a_failed_item_of_a_fan_out_with_continue_is_not_run_again_after_a_crash() -> None:
+    plan = plan_of(FAN_OUT_CONTINUE)
+    live = new_machine(plan)
+    journal: list[ev.AnyEvent] = []
+    first = starts(live.decide(1.0))
+    for command in first:
+        journal.append(start(live, command))
+    journal.append(live.failed(first[0], error("permanent"), None, 1.0))
+    live.apply(journal[-1])
+    recovered = new_machine(plan)
+    recovered.apply_all(journal)
+    recovered.apply(ev.RunRecovered(at=2.0, owner="w2"))
+    rest = echo_all(recovered, now=3.0)
+    again = [(e.index, e.attempt) for e in rest if isinstance(e, ev.StepStarted)]
+    assert again[:2] == [(1, 2), (2, 1)]
+    assert all(index != 0 for index, _ in again)
+    assert recovered.state.steps["each"].output == {"x": [None, 11, 12, 13]}
+    assert isinstance(rest[-1], ev.RunSucceeded)
+
+
+def test_an_input_error_of_a_fan_out_step_with_continue_fails_the_step_and_skips_dependents() -> (
+    None
+):
+    plan = plan_of(
+        """
+steps:
+  - {id: each, action: echo, parallel: {over: x}, inputs: {x: 5}, on_failure: continue}
+  - {id: after, action: echo, inputs: {v: $steps.each.x}}
+"""
+    )
+    machine = new_machine(plan)
+    journal = echo_all(machine)
+    assert machine.state.steps["each"].status is StepStatus.FAILED
+    assert machine.state.steps["after"].status is StepStatus.SKIPPED
+    assert isinstance(journal[-1], ev.RunSucceeded)
+
+
+def test_a_failed_item_of_a_fan_out_with_fail_starts_no_more_items_then_fails_the_run() -> None:
+    plan = plan_of(
+        "steps:\n  - {id: each, action: echo, parallel: {over: x, max_concurrency: 2},"
+        " inputs: {x: [0, 1, 2, 3]}}\n"
+    )
+    machine = new_machine(plan)
+    first = starts(machine.decide(1.0))
+    for command in first:
+        start(machine, command)
+    machine.apply(machine.failed(first[0], error("permanent", "item 0 is bad"), None, 1.0))
+    each = machine.state.steps["each"]
+    assert each.status is StepStatus.FAILED and machine.state.failing
+    # Items 2 and 3 never start; item 1, already running, is let finish (like any running
+    # step when a step fails the run), and only then does the run fail.
+    assert machine.decide(1.0) == []
+    machine.apply(machine.succeeded(first[1], {"x": 1}, 2.0))
+    assert records(machine.decide(2.0)) == [
+        ev.RunFailed(at=2.0, error=error("permanent", "item 0 is bad"), step="each")
+    ]
+    assert [t.status for t in each.tasks] == [
+        StepStatus.FAILED,
+        StepStatus.SUCCEEDED,
+        StepStatus.READY,
+        StepStatus.READY,
+    ]
+
+
+def test_items_still_running_when_a_failing_run_ends_are_cancelled() -> None:
+    plan = plan_of(
+        "engine: {timeout: 10s}\nsteps:\n  - {id: each, action: echo, parallel: true,"
+        " inputs: {x: [0, 1, 2]}}\n"
+    )
+    machine = new_machine(plan)
+    batch = starts(machine.decide(1.0))
+    for command in batch:
+        start(machine, command)
+    machine.apply(machine.failed(batch[0], error("permanent"), None, 2.0))
+    # Items 1 and 2 hang; the run's deadline ends it and abandons them.
+    timeout = records(machine.decide(11.0))[0]
+    assert isinstance(timeout, ev.RunFailed)
+    machine.apply(timeout)
+    assert machine.state.status is RunStatus.FAILED and machine.state.running == 0
+    statuses = [t.status for t in machine.state.steps["each"].tasks]
+    assert statuses == [StepStatus.FAILED, StepStatus.CANCELLED, StepStatus.CANCELLED]

@@ -16,8 +16,11 @@ from tests.unit.engine.plans import new_machine, plan_of
 
 
 @st.composite
-def dags(draw: st.DrawFn) -> Plan:
-    """A random DAG of echo steps, each passing its dependencies' values on."""
+def dags(draw: st.DrawFn, continuing: bool = False) -> Plan:
+    """A random DAG of echo steps, each passing its dependencies' values on.
+
+    With `continuing`, some steps have `on_failure: continue`.
+    """
     count = draw(st.integers(2, 9))
     lines = [
         "engine: {retry_attempts: 1000}",
@@ -28,15 +31,17 @@ def dags(draw: st.DrawFn) -> Plan:
         deps = draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else set()
         inputs = ", ".join([f"value: {i}"] + [f"d{d}: $steps.s{d}.value" for d in sorted(deps)])
         fan = draw(st.booleans()) and i > 0
+        policy = ", on_failure: continue" if continuing and draw(st.booleans()) else ""
         if fan:
-            inputs += ", items: [1, 2]"
+            inputs += ", items: [1, 2, 3]"
             lines.append(
                 f"  - {{id: s{i}, action: echo, parallel: {{over: items}}, "
-                f"inputs: {{{inputs}}}, outputs: {{value: value}}}}"
+                f"inputs: {{{inputs}}}, outputs: {{value: value}}{policy}}}"
             )
         else:
             lines.append(
-                f"  - {{id: s{i}, action: echo, inputs: {{{inputs}}}, outputs: {{value: value}}}}"
+                f"  - {{id: s{i}, action: echo, inputs: {{{inputs}}}, "
+                f"outputs: {{value: value}}{policy}}}"
             )
     return plan_of("\n".join(lines))
 
@@ -47,7 +52,8 @@ def snapshot(machine: RunMachine) -> dict[str, Any]:
     return {
         "status": state.status,
         "outputs": state.outputs,
-        "steps": {s.id: (s.status, s.output) for s in state.steps.values()},
+        "error": state.error,
+        "steps": {s.id: (s.status, s.output, s.error) for s in state.steps.values()},
     }
 
 
@@ -58,11 +64,26 @@ def check_invariants(machine: RunMachine) -> None:
     for step in state.steps.values():
         assert step.running == sum(t.status is StepStatus.RUNNING for t in step.tasks)
         if step.status is StepStatus.SUCCEEDED:
-            assert all(t.status is StepStatus.SUCCEEDED for t in step.tasks)
+            # Only a fan-out step with `on_failure: continue` succeeds with failed items,
+            # whose outputs are null.
+            failed = [t for t in step.tasks if t.status is not StepStatus.SUCCEEDED]
+            assert all(t.status is StepStatus.FAILED and t.index is not None for t in failed)
+            assert not failed or machine.plan.steps[step.id].on_failure == "continue"
+            assert step.failed_items == len(failed)
+            assert (step.error is not None) == bool(failed)
+            for name, values in (step.output or {}).items():
+                if step.tasks and step.tasks[0].index is not None:
+                    assert [i for i, v in enumerate(values) if v is None] == [
+                        t.index for t in failed
+                    ], name
 
 
 def run_to_end(
-    machine: RunMachine, data: st.DataObject, journal: list[ev.AnyEvent], fail_sometimes: bool
+    machine: RunMachine,
+    data: st.DataObject,
+    journal: list[ev.AnyEvent],
+    fail_sometimes: bool,
+    kind: str = "transient",
 ) -> None:
     """Drive the machine, completing a randomly chosen running attempt at each turn."""
     running: dict[tuple[str, int | None], cmd.Start] = {}
@@ -92,7 +113,7 @@ def run_to_end(
         key = data.draw(st.sampled_from(sorted(running, key=str)))
         command = running.pop(key)
         if fail_sometimes and data.draw(st.booleans()):
-            error = ev.ErrorInfo(kind="transient", message="flaky")
+            error = ev.ErrorInfo(kind=kind, message=f"{command.step}[{command.index}] failed")
             outcome: ev.AnyEvent = machine.failed(command, error, 0.0, now)
         else:
             outcome = machine.succeeded(command, dict(command.inputs), now)
@@ -151,3 +172,22 @@ def test_a_crash_at_any_point_ends_like_an_uninterrupted_run(
     restarted = {(e.step, e.index) for e in rest if isinstance(e, ev.StepStarted)}
     assert not restarted & finished_before, "a finished step ran again"
     assert snapshot(recovered) == snapshot(reference)
+
+
+@settings(max_examples=60, deadline=None)
+@given(plan=dags(continuing=True), data=st.data())
+def test_a_journal_with_permanent_failures_replays_exactly_from_every_prefix(
+    plan: Plan, data: st.DataObject
+) -> None:
+    live = new_machine(plan, concurrency=3)
+    journal: list[ev.AnyEvent] = []
+    run_to_end(live, data, journal, fail_sometimes=True, kind="permanent")
+    assert live.state.status.finished
+    for end in range(len(journal) + 1):
+        replay = new_machine(plan, concurrency=3)
+        replay.apply_all(journal[:end])
+        check_invariants(replay)
+        replay.decide(1.0)
+    full = new_machine(plan, concurrency=3)
+    full.apply_all(journal)
+    assert snapshot(full) == snapshot(live)
