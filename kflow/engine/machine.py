@@ -122,9 +122,15 @@ class RunMachine:
         step = self.state.steps[event.step]
         task = step.tasks[event.index or 0]
         self._stop_running(step, task)
-        task.error = event.error
+        task.error = error = self._chained(task, event.error)
         if task.variant == "primary" and event.attempt > 0:
             task.failures += 1
+        if event.decision in ("fallback", "escalate"):
+            # Keep what failed so far: the error that ends the step must name it too.
+            where = step.id if task.index is None else f"{step.id}[{task.index}]"
+            task.given_up = (
+                error.message if task.given_up else f"step '{where}' failed: {error.message}"
+            )
         match event.decision:
             case "retry":
                 due = event.retry_at if event.retry_at is not None else event.at
@@ -145,7 +151,23 @@ class RunMachine:
             case "fail" | "continue":
                 task.status, task.finished_at = StepStatus.FAILED, event.at
                 if not step.status.finished:
-                    self._step_failed(step, event.error, fail_run=event.decision == "fail")
+                    self._step_failed(step, error, fail_run=event.decision == "fail")
+
+    def _chained(self, task: TaskState, error: ev.ErrorInfo) -> ev.ErrorInfo:
+        """The failure of a fallback or escalation, with the errors that led to it.
+
+        `step 'x' failed: <primary's error>; its fallback (<action>) also failed: <error>`,
+        and so on: whoever reads the run's error learns why the step failed in the first
+        place, not only why the last resort failed. The kind and type stay the last
+        failure's. Built from the journal's events alone, so a replay builds the same text.
+        """
+        if task.variant == "primary" or task.given_up is None:
+            return error
+        plan_step = self.plan.steps[task.step]
+        action = plan_step.fallback if task.variant == "fallback" else plan_step.escalation
+        link = "fallback" if task.variant == "fallback" else "escalation"
+        message = f"{task.given_up}; its {link} ({action}) also failed: {error.message}"
+        return ev.ErrorInfo(kind=error.kind, message=message, type=error.type)
 
     def _on_recovered(self) -> None:
         # Attempts that were running when the previous worker died are lost:

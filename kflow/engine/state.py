@@ -69,6 +69,12 @@ class TaskState:
     variant: Variant = "primary"
     output: dict[str, Any] | None = None
     error: ErrorInfo | None = None
+    """The latest failure. Once the fallback or escalation has failed too, its message
+    names every link of the chain, starting with the primary action's error."""
+    given_up: str | None = None
+    """Set when the primary action gave up and a fallback or escalation took over:
+    `step 'x' failed: <its error>`, then `; its fallback (...) also failed: <error>` once
+    the fallback has failed too. The next failure's message is appended to it."""
     retry_at: float | None = None
     started_at: float | None = None
     """When the latest attempt started."""

@@ -20,6 +20,7 @@ def reset() -> None:
     global active, peak
     active = peak = 0
     attempts.clear()
+    escalations.clear()
 
 
 def _enter() -> None:
@@ -113,3 +114,19 @@ async def item_or_fail(item: int, bad: list[int], seconds: float = 0.0) -> dict[
     if item in bad:
         raise StepFailure(f"item {item} is bad", ErrorKind.PERMANENT)
     return {"item": item}
+
+
+def broken_fallback(**_: Any) -> None:
+    """A fallback that fails too."""
+    raise ValueError("the fallback is broken too")
+
+
+escalations: list[dict[str, Any]] = []
+
+
+class AwayBoss:
+    """An escalation agent that records what it was given and fails."""
+
+    def escalate(self, step: str, action: str, inputs: Any, error: Any) -> None:
+        escalations.append({"step": step, "error": error})
+        raise StepFailure("the boss is away", ErrorKind.DEPENDENCY)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from kflow.actions import KflowConfig
 from kflow.engine import events as ev
 from kflow.errors import InputError, RunStateError
 from kflow.plan import Plan, load_plan
@@ -361,3 +362,59 @@ def test_a_failed_item_of_a_fan_out_with_fail_starts_no_more_items_and_fails_the
     assert steps.active == 0, "an item was left running"
     view = service.status(result.run_id)
     assert [(s.id, s.status) for s in view.steps] == [("each", "failed"), ("after", "pending")]
+
+
+def test_a_failing_fallback_keeps_the_original_error_in_the_run_error(service: Service) -> None:
+    workflow = plan(
+        f"""
+steps:
+  - id: f
+    action: "{S}:flaky"
+    inputs: {{name: p, failures: 9, kind: permanent}}
+    fallback: "{S}:broken_fallback"
+"""
+    )
+    result = asyncio.run(service.run(workflow))
+    expected = (
+        "step 'f' failed: p failed on call 1; its fallback "
+        f"({S}:broken_fallback) also failed: ValueError: the fallback is broken too"
+    )
+    assert result.status == "failed" and result.failed_step == "f"
+    assert result.error == expected
+    view = service.status(result.run_id)  # folded again from the stored journal
+    assert (view.error, view.error_kind) == (expected, "unknown")
+    assert (view.steps[0].error, view.steps[0].variant) == (expected, "fallback")
+    assert [r.error for r in service.runs()] == [expected]
+    failures = [e for e in service.history(result.run_id) if isinstance(e, ev.StepFailed)]
+    assert [(e.decision, e.error.message) for e in failures] == [
+        ("fallback", "p failed on call 1"),
+        ("fail", "ValueError: the fallback is broken too"),
+    ]
+
+
+def test_a_failing_escalation_keeps_the_original_and_the_fallback_errors(
+    service: Service,
+) -> None:
+    boss = Service(service.store, KflowConfig(agents={"kBoss": f"{S}:AwayBoss"}))
+    workflow = plan(
+        f"""
+steps:
+  - id: f
+    action: "{S}:flaky"
+    inputs: {{name: p, failures: 9, kind: permanent}}
+    fallback: "{S}:broken_fallback"
+    on_failure: escalate
+    escalation_agent: kBoss
+"""
+    )
+    result = asyncio.run(boss.run(workflow))
+    so_far = (
+        "step 'f' failed: p failed on call 1; its fallback "
+        f"({S}:broken_fallback) also failed: ValueError: the fallback is broken too"
+    )
+    assert steps.escalations == [{"step": "f", "error": {"kind": "unknown", "message": so_far}}]
+    assert result.status == "failed"
+    assert (
+        result.error == f"{so_far}; its escalation (kBoss.escalate) also failed: the boss is away"
+    )
+    assert boss.status(result.run_id).error_kind == "dependency"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
+from kflow.engine.machine import RunMachine
 from kflow.engine.state import RunStatus, StepStatus
 from tests.unit.engine.plans import (
     DIAMOND,
@@ -165,7 +166,12 @@ error_handling:
     escalation = starts(machine.decide(1.0))[0]
     assert escalation.variant == "escalation"
     assert (escalation.action.target, escalation.action.method) == ("kCoordinator", "escalate")
-    assert escalation.inputs["error"] == {"kind": "transient", "message": "still broken"}
+    # The escalation agent learns why the primary action failed, not only the fallback.
+    assert escalation.inputs["error"] == {
+        "kind": "transient",
+        "message": "step 'gather' failed: boom; "
+        "its fallback (kExecutor.manual_research) also failed: still broken",
+    }
     assert escalation.inputs["inputs"] == {"plan": "x"}
     start(machine, escalation)
     machine.apply(machine.succeeded(escalation, {"resolved": True}, 1.0))
@@ -518,3 +524,146 @@ def test_items_still_running_when_a_failing_run_ends_are_cancelled() -> None:
     assert machine.state.status is RunStatus.FAILED and machine.state.running == 0
     statuses = [t.status for t in machine.state.steps["each"].tasks]
     assert statuses == [StepStatus.FAILED, StepStatus.CANCELLED, StepStatus.CANCELLED]
+
+
+FALLBACK = """
+steps:
+  - id: gather
+    agent: kExecutor
+    action: execute_research_plan
+    retry: {max_retries: 1, initial_delay: 0}
+    fallback: manual_research
+"""
+
+
+def fail_through(machine: RunMachine, *errors: ev.ErrorInfo) -> list[ev.AnyEvent]:
+    """Fail each attempt the machine starts with the next of `errors`; return the journal,
+    ending with what the machine records next."""
+    journal: list[ev.AnyEvent] = []
+    for failure in errors:
+        (command,) = starts(machine.decide(1.0))
+        journal.append(start(machine, command))
+        journal.append(machine.failed(command, failure, None, 1.0))
+        machine.apply(journal[-1])
+    journal.extend(records(machine.decide(1.0)))
+    return journal
+
+
+def test_a_failing_fallback_keeps_the_original_error_in_the_run_error() -> None:
+    machine = new_machine(plan_of(FALLBACK))
+    journal = fail_through(
+        machine,
+        error("transient", "first try"),
+        error("transient", "api down"),  # the retry: its error is the original one
+        ev.ErrorInfo(kind="permanent", message="no manual sources", type="LookupError"),
+    )
+    expected = ev.ErrorInfo(
+        kind="permanent",
+        message="step 'gather' failed: api down; "
+        "its fallback (kExecutor.manual_research) also failed: no manual sources",
+        type="LookupError",
+    )
+    assert journal[-1] == ev.RunFailed(at=1.0, error=expected, step="gather")
+    # The journal keeps each attempt's own error; the chain is built when folding it.
+    assert [e.error.message for e in journal if isinstance(e, ev.StepFailed)] == [
+        "first try",
+        "api down",
+        "no manual sources",
+    ]
+    assert machine.state.steps["gather"].error == expected
+    replay = new_machine(plan_of(FALLBACK))
+    replay.apply_all(journal)
+    assert replay.state.error == expected and replay.state.steps["gather"].error == expected
+
+
+def test_a_failing_escalation_keeps_the_original_and_the_fallback_errors() -> None:
+    plan = plan_of(
+        FALLBACK
+        + "error_handling:\n  - {step: gather, on_failure: escalate, escalation_agent: kBoss}\n"
+    )
+    machine = new_machine(plan)
+    journal = fail_through(
+        machine,
+        error("transient", "first try"),
+        error("transient", "api down"),
+        error("permanent", "no manual sources"),
+        ev.ErrorInfo(kind="dependency", message="boss is away", type="Away"),
+    )
+    assert journal[-1] == ev.RunFailed(
+        at=1.0,
+        error=ev.ErrorInfo(
+            kind="dependency",
+            message="step 'gather' failed: api down; "
+            "its fallback (kExecutor.manual_research) also failed: no manual sources; "
+            "its escalation (kBoss.escalate) also failed: boss is away",
+            type="Away",
+        ),
+        step="gather",
+    )
+
+
+def test_an_escalation_without_a_fallback_keeps_the_original_error() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: s, action: noop, on_failure: escalate, escalation_agent: kBoss, retries: 0}
+"""
+    )
+    machine = new_machine(plan)
+    journal = fail_through(machine, error("permanent", "bad"), error("timeout", "no answer"))
+    failure = journal[-1]
+    assert isinstance(failure, ev.RunFailed)
+    assert failure.error == error(
+        "timeout", "step 's' failed: bad; its escalation (kBoss.escalate) also failed: no answer"
+    )
+
+
+def test_a_fallback_interrupted_by_a_crash_still_keeps_the_original_error() -> None:
+    plan = plan_of(FALLBACK)
+    live = new_machine(plan)
+    journal: list[ev.AnyEvent] = []
+    for message in ("first try", "api down"):
+        (primary,) = starts(live.decide(1.0))
+        journal.append(start(live, primary))
+        journal.append(live.failed(primary, error("transient", message), None, 1.0))
+        live.apply(journal[-1])
+    (fallback,) = starts(live.decide(1.0))
+    journal.append(start(live, fallback))
+    recovered = new_machine(plan)
+    recovered.apply_all(journal)
+    recovered.apply(ev.RunRecovered(at=2.0, owner="w2"))
+    (again,) = starts(recovered.decide(2.0))
+    assert (again.variant, again.attempt) == ("fallback", 4)
+    start(recovered, again, 2.0)
+    recovered.apply(recovered.failed(again, error("permanent", "no luck"), None, 2.0))
+    failure = records(recovered.decide(2.0))[0]
+    assert isinstance(failure, ev.RunFailed)
+    assert failure.error.message == (
+        "step 'gather' failed: api down; "
+        "its fallback (kExecutor.manual_research) also failed: no luck"
+    )
+
+
+def test_a_fan_out_item_whose_fallback_fails_names_both_errors_in_the_summary() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: each, action: echo, parallel: true, inputs: {x: [0, 1]}, fallback: noop,
+     on_failure: continue}
+"""
+    )
+    machine = new_machine(plan)
+    for _ in range(2):
+        for command in starts(machine.decide(1.0)):
+            start(machine, command)
+            if command.index == 0:
+                machine.apply(machine.succeeded(command, {"x": 0}, 1.0))
+            else:
+                message = "primary" if command.variant == "primary" else "fallback"
+                machine.apply(machine.failed(command, error("permanent", message), None, 1.0))
+    each = machine.state.steps["each"]
+    assert each.output == {"x": [0, None]}
+    assert each.error is not None and each.error.message == (
+        "1 of 2 items failed (on_failure: continue, so their outputs are null): "
+        "[1] step 'each[1]' failed: primary; its fallback (noop) also failed: fallback"
+    )

@@ -19,7 +19,7 @@ from tests.unit.engine.plans import new_machine, plan_of
 def dags(draw: st.DrawFn, continuing: bool = False) -> Plan:
     """A random DAG of echo steps, each passing its dependencies' values on.
 
-    With `continuing`, some steps have `on_failure: continue`.
+    With `continuing`, some steps have `on_failure: continue`, some a fallback.
     """
     count = draw(st.integers(2, 9))
     lines = [
@@ -32,6 +32,7 @@ def dags(draw: st.DrawFn, continuing: bool = False) -> Plan:
         inputs = ", ".join([f"value: {i}"] + [f"d{d}: $steps.s{d}.value" for d in sorted(deps)])
         fan = draw(st.booleans()) and i > 0
         policy = ", on_failure: continue" if continuing and draw(st.booleans()) else ""
+        policy += ", fallback: echo" if continuing and draw(st.booleans()) else ""
         if fan:
             inputs += ", items: [1, 2, 3]"
             lines.append(
@@ -95,7 +96,11 @@ def run_to_end(
                 assert key not in running, "an attempt was started twice"
                 assert machine.task(command.step, command.index).status is not StepStatus.SUCCEEDED
                 event: ev.AnyEvent = ev.StepStarted(
-                    at=now, step=command.step, index=command.index, attempt=command.attempt
+                    at=now,
+                    step=command.step,
+                    index=command.index,
+                    attempt=command.attempt,
+                    variant=command.variant,
                 )
                 running[key] = command
             elif isinstance(command, cmd.Record):
