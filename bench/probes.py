@@ -50,10 +50,10 @@ def timing_decide() -> Iterator[DecideTimes]:
     record = times.ns.append
     clock = time.perf_counter_ns
 
-    def timed(self: RunMachine, now: float) -> list[cmd.Command]:
+    def timed(self: RunMachine, now: float, durable: int | None = None) -> list[cmd.Command]:
         start = clock()
         try:
-            return original(self, now)
+            return original(self, now, durable)
         finally:
             record(clock() - start)
 

@@ -8,6 +8,7 @@ journal always rebuilds the same state and the same decisions.
 
 from __future__ import annotations
 
+import collections
 import heapq
 from collections.abc import Iterable
 from typing import Any
@@ -43,6 +44,8 @@ class RunMachine:
             events=1,
         )
         self._ready: list[_ReadyKey] = []
+        self._staged: collections.deque[tuple[int, _ReadyKey]] = collections.deque()
+        """Tasks made ready, in the order of the events that did it, not yet in `_ready`."""
         self._retries: list[tuple[float, str, int]] = []
         for step_id in plan.order:
             if steps[step_id].waiting == 0:
@@ -297,17 +300,32 @@ class RunMachine:
 
     def _push(self, step_id: str, index: int | None) -> None:
         task = self.state.steps[step_id].tasks[index or 0]
+        # The event being folded (or the latest one, for a retry falling due) made it ready.
+        task.ready_seq = max(task.ready_seq, self.state.events - 1)
         if task.queued:
             return
         task.queued = True
         priority = self.plan.steps[step_id].priority
         item = -1 if index is None else index
-        heapq.heappush(self._ready, (-priority, self._position[step_id], item, step_id))
+        key = (-priority, self._position[step_id], item, step_id)
+        self._staged.append((task.ready_seq, key))
+
+    def _promote(self, durable: int | None) -> None:
+        """Move the staged tasks whose readying event is durable into the ready queue."""
+        staged = self._staged
+        while staged and (durable is None or staged[0][0] <= durable):
+            heapq.heappush(self._ready, staged.popleft()[1])
 
     # -- deciding -------------------------------------------------------
 
-    def decide(self, now: float) -> list[cmd.Command]:
-        """The commands that follow from the state at time `now`."""
+    def decide(self, now: float, durable: int | None = None) -> list[cmd.Command]:
+        """The commands that follow from the state at time `now`.
+
+        `durable` is the sequence number of the run's last committed event (None: all
+        are). A task made ready by a later event does not start yet: it must not act on
+        a result that a crash could still take back. Other ready tasks may start at
+        once, in the slots that finished attempts have freed.
+        """
         state = self.state
         if state.status.finished:
             return []
@@ -323,7 +341,8 @@ class RunMachine:
         active = state.status is RunStatus.RUNNING and not state.failing
         if active:
             self._release_due_retries(now)
-            commands.extend(self._start_ready(now))
+            self._promote(durable)
+            commands.extend(self._start_ready(now, durable))
         if state.failing and state.running == 0:
             assert state.error is not None
             return [cmd.Record(ev.RunFailed(at=now, error=state.error, step=state.failed_step))]
@@ -363,7 +382,7 @@ class RunMachine:
             task.status = StepStatus.READY
             self._push(step_id, task.index)
 
-    def _start_ready(self, now: float) -> list[cmd.Command]:
+    def _start_ready(self, now: float, durable: int | None) -> list[cmd.Command]:
         commands: list[cmd.Command] = []
         deferred: list[_ReadyKey] = []
         slots = self.state.max_concurrency - self.state.running
@@ -374,6 +393,10 @@ class RunMachine:
             task = step.tasks[index or 0]
             task.queued = False
             if task.status is not StepStatus.READY or step.status.finished:
+                continue
+            if durable is not None and task.ready_seq > durable:
+                task.queued = True
+                deferred.append(key)
                 continue
             if step.input_error is not None:
                 commands.append(cmd.Record(self._input_failure(step, now)))

@@ -82,6 +82,9 @@ class TaskState:
     finished_at: float | None = None
     queued: bool = False
     """Whether the ready queue holds an entry for this task (so it is never queued twice)."""
+    ready_seq: int = 0
+    """Sequence number of the event that made this task ready: it may start once that
+    event is durable (see `RunMachine.decide`)."""
 
 
 @dataclass(slots=True)

@@ -39,9 +39,11 @@ class RunDriver:
         self._observe = observe
         self._tasks: dict[_TaskKey, asyncio.Task[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._unsettled = 0
+        self._durable = machine.state.events - 1
+        """Sequence number of this run's last committed event."""
+        self._appended = self._durable
+        """Sequence number of this run's last event handed to the journal."""
         self._stopped = False
-        """Results recorded but not yet committed; while any exist, nothing new starts."""
         self.done = asyncio.get_running_loop().create_future()
         """Resolves with the final status once the run has ended (or the driver stopped)."""
 
@@ -50,12 +52,13 @@ class RunDriver:
     def pump(self) -> None:
         """Ask the engine what to do now and do it.
 
-        Nothing starts while a result of this run is not yet committed: a
-        dependent must never see a result that a crash could still take back.
+        The engine is told which events are committed: a task that a result made
+        ready starts only once that result is durable, so no step ever acts on a
+        result a crash could still take back. Other tasks use freed slots at once.
         """
-        if self._unsettled or self._stopped:
-            return  # `_settled` pumps once the last result is committed
-        for command in self.machine.decide(time.time()):
+        if self._stopped:
+            return
+        for command in self.machine.decide(time.time(), self._durable):
             match command:
                 case cmd.Start():
                     self._start(command)
@@ -66,27 +69,25 @@ class RunDriver:
 
     def record(self, event: ev.AnyEvent) -> None:
         """Fold an event into the state and append it to the journal."""
-        entry = Entry(self.run_id, self.machine.state.events, event, ev.encode(event))
+        seq = self._appended = self.machine.state.events
+        entry = Entry(self.run_id, seq, event, ev.encode(event))
         self.machine.apply(event)
-        if isinstance(event, ev.StepStarted):
-            # Nothing waits for a start to be durable (see GroupCommit.append).
-            self._journal.append(entry, lambda: self._observe(self.machine, event), lazy=True)
-            return
-        self._unsettled += 1
-        self._journal.append(entry, lambda: self._settled(event))
+        # Nothing waits for a start to be durable (see GroupCommit.append).
+        lazy = isinstance(event, ev.StepStarted)
+        self._journal.append(entry, lambda: self._committed(seq, event), lazy=lazy)
         if isinstance(event, ev.TERMINAL_EVENTS):
             self._abandon_running()
 
-    def _settled(self, event: ev.AnyEvent) -> None:
-        self._unsettled -= 1
+    def _committed(self, seq: int, event: ev.AnyEvent) -> None:
+        self._durable = seq
         self._observe(self.machine, event)
         if self.machine.state.status.finished:
             # Entries commit in order, so everything before the end is durable too.
             if not self.done.done():
                 self.done.set_result(self.machine.state.status)
             return
-        if self._unsettled == 0:
-            self.pump()
+        if seq == self._appended:
+            self.pump()  # the run's last entry in this commit: what may start now?
 
     def _wake_at(self, at: float) -> None:
         if self._timer is not None:
@@ -120,6 +121,7 @@ class RunDriver:
                 type="InternalError",
             )
             self._failed(start, error, None)
+        self.pump()  # the slot is free: a task that is ready and durable may take it
 
     async def _attempt(self, start: cmd.Start) -> Callable[[], None]:
         """Run the action once; return how to record what happened."""

@@ -28,6 +28,8 @@ class GroupCommit:
         self._callbacks: list[Callback] = []
         self._scheduled = False
         self._lazy: asyncio.TimerHandle | None = None
+        self._started = False
+        """A step started since the last commit (its action has not run yet)."""
         self.commits = 0
         """Transactions committed so far (for benchmarks and tests)."""
 
@@ -44,14 +46,25 @@ class GroupCommit:
         self._entries.append(entry)
         if on_commit is not None:
             self._callbacks.append(on_commit)
+        self._started = self._started or lazy
         if self._scheduled:
             return
         loop = asyncio.get_running_loop()
         if not lazy:
             self._scheduled = True
-            loop.call_soon(self.flush)
+            loop.call_soon(self._flush_in_turn)
         elif self._lazy is None:
             self._lazy = loop.call_later(LAZY_SECONDS, self._lazy_due)
+
+    def _flush_in_turn(self, waited: bool = False) -> None:
+        # A step started in this tick (in a slot a result has just freed) has its first
+        # step queued behind this flush: let its action begin before the commit blocks
+        # the loop, by waiting one turn (once). Starts made by the commit's own
+        # callbacks do not count: nothing is queued behind those.
+        if self._started and not waited:
+            asyncio.get_running_loop().call_soon(self._flush_in_turn, True)
+            return
+        self.flush()
 
     def _lazy_due(self) -> None:
         self._lazy = None
@@ -78,5 +91,6 @@ class GroupCommit:
                 callback()
             except Exception as exc:  # keep the other runs' bookkeeping whole
                 failure = failure or exc
+        self._started = False
         if failure is not None:
             self._on_error(failure)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -130,3 +133,16 @@ class AwayBoss:
     def escalate(self, step: str, action: str, inputs: Any, error: Any) -> None:
         escalations.append({"step": step, "error": error})
         raise StepFailure("the boss is away", ErrorKind.DEPENDENCY)
+
+
+async def sees_committed(db: str, after: str, value: Any = None) -> dict[str, Any]:
+    """Look in the journal, from another connection, for the committed result of `after`.
+
+    Async, so it looks at once, before anything else on the loop can commit."""
+    run_id = current_step().run_id
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as journal:
+        rows = journal.execute(
+            "SELECT body FROM events WHERE run_id = ? AND kind = 'step_succeeded'", (run_id,)
+        ).fetchall()
+    committed = any(json.loads(body)["step"] == after for (body,) in rows)
+    return {"committed": committed, "value": value}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from pathlib import Path
 
 import pytest
 
@@ -418,3 +419,26 @@ steps:
         result.error == f"{so_far}; its escalation (kBoss.escalate) also failed: the boss is away"
     )
     assert boss.status(result.run_id).error_kind == "dependency"
+
+
+def test_a_dependent_starts_only_once_its_dependencys_result_is_committed(
+    service: Service, tmp_path: Path
+) -> None:
+    # A chain r0 -> d0 -> r1 -> d1 ... beside independent steps that reuse freed slots
+    # before results are committed: each d_i looks in the journal, at once, for r_i.
+    db = tmp_path / "k.db"
+    lines = ["steps:"]
+    for i in range(6):
+        after = f", depends_on: [d{i - 1}]" if i else ""
+        lines.append(f"  - {{id: r{i}, action: '{S}:probe', inputs: {{seconds: 0.001}}{after}}}")
+        lines.append(
+            f"  - {{id: d{i}, action: '{S}:sees_committed', depends_on: [r{i}],"
+            f" inputs: {{db: '{db}', after: r{i}}}}}"
+        )
+    lines += [
+        f"  - {{id: free{i}, action: '{S}:probe', inputs: {{seconds: 0.002}}}}" for i in range(8)
+    ]
+    result = asyncio.run(service.run(plan("\n".join(lines)), max_concurrency=2))
+    assert result.ok
+    outputs = service.fold(result.run_id).state.step_outputs
+    assert [outputs[f"d{i}"]["committed"] for i in range(6)] == [True] * 6

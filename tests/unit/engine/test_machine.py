@@ -667,3 +667,31 @@ steps:
         "1 of 2 items failed (on_failure: continue, so their outputs are null): "
         "[1] step 'each[1]' failed: primary; its fallback (noop) also failed: fallback"
     )
+
+
+def test_a_task_made_ready_by_an_uncommitted_result_waits_while_others_take_the_slot() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: a, action: echo, inputs: {v: 1}, outputs: {v: v}}
+  - {id: b, action: echo, inputs: {v: 2}, outputs: {v: v}}
+  - {id: c, action: echo, inputs: {v: 3}, outputs: {v: v}}
+  - {id: after_a, action: echo, inputs: {v: $steps.a.v}, outputs: {v: v}}
+"""
+    )
+    machine = new_machine(plan, concurrency=2)
+    first = starts(machine.decide(1.0, durable=0))
+    assert sorted(c.step for c in first) == ["a", "b"]
+    for command in first:
+        start(machine, command)
+    committed = machine.state.events - 1
+    result = machine.succeeded(next(c for c in first if c.step == "a"), {"v": 1}, 1.0)
+    machine.apply(result)  # `a` succeeded, but the event is not committed yet
+    uncommitted = starts(machine.decide(1.0, durable=committed))
+    assert [c.step for c in uncommitted] == ["c"]  # the free slot goes to a durable task
+    start(machine, uncommitted[0])
+    machine.apply(machine.succeeded(uncommitted[0], {"v": 3}, 1.0))
+    assert starts(machine.decide(1.0, durable=committed)) == []
+    assert [c.step for c in starts(machine.decide(1.0, durable=machine.state.events - 1))] == [
+        "after_a"
+    ]
