@@ -40,7 +40,7 @@ class Worker:
         self.definitions = definitions or Definitions()
         self.drivers: dict[str, RunDriver] = {}
         self._observers = list(observers)
-        self._journal = GroupCommit(store, self._fatal)
+        self._journal = GroupCommit(store, self._fatal, in_thread=store.slow_commits)
         self._failure: BaseException | None = None
         self._background: asyncio.Task[None] | None = None
 
@@ -63,11 +63,12 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._background
         if self._failure is None:
-            self._journal.flush()
+            self._journal.flush_now()
             with contextlib.suppress(StoreError):
                 self.store.release(list(self.drivers), self.owner.id)
         # After a store failure another write would only wait out the busy timeout again;
         # the leases left behind point at this process, which is about to exit.
+        self._journal.close()
         gc.unfreeze()
 
     @property
@@ -205,7 +206,7 @@ class Worker:
                 driver.record(ev.RunResumed(at=now))
             handled.append(request.id)
         if handled:
-            self._journal.flush()
+            self._journal.flush_now()
             if self._failure is None:  # only once what they asked for is durable
                 self.store.mark_handled(handled, time.time())
 

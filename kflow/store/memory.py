@@ -15,6 +15,7 @@ class MemoryStore:
     """Keeps journals in dicts; `batches` lists the size of every append, for assertions."""
 
     location = "memory"
+    slow_commits = False
 
     def __init__(self) -> None:
         self.journals: dict[str, list[ev.AnyEvent]] = {}

@@ -63,6 +63,8 @@ class JournalStore(Protocol):
 
     location: str
     """Where the data lives, for messages (a path or a URL without password)."""
+    slow_commits: bool
+    """Whether a commit waits for the disk (an fsync), so is best made off the event loop."""
 
     def append(self, entries: Sequence[Entry]) -> None:
         """Append all entries in one transaction; durable when this returns."""

@@ -40,6 +40,7 @@ class SqliteStore:
     def __init__(self, path: str | Path, durability: Durability = "normal") -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        self.slow_commits = durability == "full"
         if "://" in str(path):
             raise StoreError(
                 "only SQLite files are supported as the journal for now; give a file path "

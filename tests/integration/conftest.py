@@ -13,9 +13,10 @@ from kflow.store import SqliteStore
 from tests.integration import steps
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+@pytest.fixture(params=["normal", "full"])
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
+    """Both durabilities: `full` commits in a writer thread, `normal` on the loop."""
     steps.reset()
-    store = SqliteStore(tmp_path / "k.db")
+    store = SqliteStore(tmp_path / "k.db", request.param)
     yield Service(store, KflowConfig())
     store.close()

@@ -1,0 +1,117 @@
+"""Group commit: one transaction per tick, callbacks after the commit, a writer thread for slow disks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
+from kflow.engine import events as ev
+from kflow.runtime.journal import GroupCommit
+from kflow.store import Entry, MemoryStore
+from tests.unit.store.test_contract import created, entry
+
+
+class SlowDisk(MemoryStore):
+    """A store whose commits take `seconds` (an fsync), noting the thread that made them."""
+
+    slow_commits = True
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.threads: set[str] = set()
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        time.sleep(self.seconds)
+        self.threads.add(threading.current_thread().name)
+        super().append(entries)
+
+
+def _unexpected(error: BaseException) -> None:
+    raise AssertionError(f"no commit should fail here: {error!r}")
+
+
+def _started(seq: int) -> Entry:
+    return entry("r", seq, ev.StepStarted(at=float(seq), step=f"s{seq}", attempt=1))
+
+
+def test_entries_of_one_tick_share_a_commit_and_callbacks_follow_it() -> None:
+    store = MemoryStore()
+
+    async def scenario() -> list[str]:
+        seen: list[str] = []
+        journal = GroupCommit(store, _unexpected)
+        journal.append(created("r"), lambda: seen.append(f"created, {len(store.batches)} commit"))
+        journal.append(_started(1), lambda: seen.append("started"))
+        assert store.batches == []  # nothing is committed inside the tick
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return seen
+
+    assert asyncio.run(scenario()) == ["created, 1 commit", "started"]
+    assert store.batches == [2]
+
+
+def test_a_writer_thread_commits_while_the_loop_goes_on() -> None:
+    store = SlowDisk(0.05)
+
+    async def scenario() -> tuple[int, int]:
+        journal = GroupCommit(store, _unexpected, in_thread=True)
+        committed = asyncio.get_running_loop().create_future()
+        journal.append(created("r"), lambda: committed.set_result(None))
+        ticks = 0
+        while not committed.done():  # the loop is free while the commit waits for the disk
+            ticks += 1
+            await asyncio.sleep(0.001)
+        for seq in range(1, 6):
+            journal.append(_started(seq))
+        await asyncio.sleep(0.01)  # these five are in flight now
+        journal.append(_started(6))
+        journal.append(_started(7))  # appended during a commit: together in the next one
+        while sum(store.batches) < 8:
+            await asyncio.sleep(0.005)
+        journal.close()
+        return ticks, journal.commits
+
+    ticks, commits = asyncio.run(scenario())
+    assert ticks >= 10
+    assert store.threads == {"kflow-commit_0"}
+    assert [type(e) for e in store.read("r")][:2] == [ev.RunCreated, ev.StepStarted]
+    assert store.batches == [1, 5, 2] and commits == 3
+
+
+def test_flush_now_returns_once_everything_appended_is_committed() -> None:
+    store = SlowDisk(0.02)
+
+    async def scenario() -> list[int]:
+        journal = GroupCommit(store, _unexpected, in_thread=True)
+        done: list[int] = []
+        journal.append(created("r"), lambda: done.append(0))
+        journal.flush()  # now in flight
+        journal.append(_started(1), lambda: done.append(1))
+        journal.flush_now()
+        journal.close()
+        return done
+
+    assert asyncio.run(scenario()) == [0, 1]
+    assert len(store.read("r")) == 2
+
+
+def test_a_failed_commit_in_the_writer_thread_is_reported_and_runs_no_callback() -> None:
+    store = SlowDisk(0.0)
+    errors: list[BaseException] = []
+
+    async def scenario() -> list[str]:
+        journal = GroupCommit(store, errors.append, in_thread=True)
+        seen: list[str] = []
+        journal.append(created("r"), lambda: seen.append("first"))
+        journal.append(created("r"), lambda: seen.append("duplicate"))  # seq 0 twice
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+        journal.close()
+        return seen
+
+    assert asyncio.run(scenario()) == []
+    assert len(errors) == 1
