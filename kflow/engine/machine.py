@@ -46,6 +46,8 @@ class RunMachine:
         self._ready: list[_ReadyKey] = []
         self._staged: collections.deque[tuple[int, _ReadyKey]] = collections.deque()
         """Tasks made ready, in the order of the events that did it, not yet in `_ready`."""
+        self._uncommitted: list[tuple[_ReadyKey, int]] = []
+        """The staged tasks again, best first (entries already promoted are dropped lazily)."""
         self._retries: list[tuple[float, str, int]] = []
         for step_id in plan.order:
             if steps[step_id].waiting == 0:
@@ -309,12 +311,23 @@ class RunMachine:
         item = -1 if index is None else index
         key = (-priority, self._position[step_id], item, step_id)
         self._staged.append((task.ready_seq, key))
+        heapq.heappush(self._uncommitted, (key, task.ready_seq))
 
     def _promote(self, durable: int | None) -> None:
         """Move the staged tasks whose readying event is durable into the ready queue."""
         staged = self._staged
         while staged and (durable is None or staged[0][0] <= durable):
             heapq.heappush(self._ready, staged.popleft()[1])
+        uncommitted = self._uncommitted
+        if durable is None:
+            uncommitted.clear()
+            return
+        while uncommitted and uncommitted[0][1] <= durable:
+            heapq.heappop(uncommitted)
+
+    def promotable(self, durable: int) -> bool:
+        """Whether a task waits for an event that is durable now (so `decide` may start it)."""
+        return bool(self._staged) and self._staged[0][0] <= durable
 
     # -- deciding -------------------------------------------------------
 
@@ -398,6 +411,12 @@ class RunMachine:
                 task.queued = True
                 deferred.append(key)
                 continue
+            if self._uncommitted and self._uncommitted[0][0] < key:
+                # A better task waits for its readying event to commit (a tick away):
+                # keep the slot for it rather than give it to a lesser one now.
+                heapq.heappush(self._ready, key)
+                task.queued = True
+                break
             if step.input_error is not None:
                 commands.append(cmd.Record(self._input_failure(step, now)))
                 continue

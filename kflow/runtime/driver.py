@@ -86,8 +86,8 @@ class RunDriver:
             if not self.done.done():
                 self.done.set_result(self.machine.state.status)
             return
-        if seq == self._appended:
-            self.pump()  # the run's last entry in this commit: what may start now?
+        if seq == self._appended or self.machine.promotable(seq):
+            self.pump()  # the run's last entry in this commit, or a task waited for this one
 
     def _wake_at(self, at: float) -> None:
         if self._timer is not None:

@@ -695,3 +695,32 @@ steps:
     assert [c.step for c in starts(machine.decide(1.0, durable=machine.state.events - 1))] == [
         "after_a"
     ]
+
+
+def test_a_slot_is_kept_for_a_better_task_whose_readying_result_is_about_to_commit() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: a, action: echo, inputs: {v: 1}, outputs: {v: v}}
+  - {id: b, action: echo, inputs: {v: $steps.a.v}, outputs: {v: v}}
+  - {id: c, action: echo, inputs: {v: $steps.b.v}, outputs: {v: v}}
+  - {id: leaf1, action: echo, inputs: {v: 1}}
+  - {id: leaf2, action: echo, inputs: {v: 2}}
+"""
+    )
+    machine = new_machine(plan, concurrency=1)
+    order = []
+    durable = 0
+    while not machine.state.status.finished:
+        # As the driver does: decide at once with the last commit, then again once the
+        # events recorded since are committed.
+        commands = machine.decide(1.0, durable) or machine.decide(1.0, machine.state.events - 1)
+        durable = machine.state.events - 1
+        for command in commands:
+            if isinstance(command, cmd.Start):
+                order.append(command.step)
+                start(machine, command)
+                machine.apply(machine.succeeded(command, {"v": 1}, 1.0))
+            elif isinstance(command, cmd.Record):
+                machine.apply(command.event)
+    assert order == ["a", "b", "c", "leaf1", "leaf2"]
