@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 _log = logging.getLogger(__name__)
@@ -23,16 +25,25 @@ since a commit writes one page or more. More often costs fsyncs that durability 
 commits then wait behind."""
 
 
+_LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+
+
 class Checkpointer:
     """A daemon thread that checkpoints the WAL after every `COMMITS_PER_CHECKPOINT` commits."""
 
     def __init__(self, path: Path, busy_timeout_ms: int) -> None:
-        self._path = path
+        self._path = path.resolve()  # the thread must find the file after a chdir too
         self._busy_timeout_ms = busy_timeout_ms
         self._commits = 0
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        _LIVE.add(self)
+
+    @property
+    def committed_since_start(self) -> bool:
+        """Whether this store has committed anything (a checkpoint on close is then due)."""
+        return self._commits > 0 or self._thread is not None
 
     def committed(self) -> None:
         """Count a commit; wake the thread once enough have passed."""
@@ -49,12 +60,16 @@ class Checkpointer:
 
     def stop(self) -> None:
         """Finish the checkpoint under way, if any, and end the thread."""
-        if self._thread is None:
+        if self._thread is None or self._thread is threading.current_thread():
             return
         self._stopping = True
         self._wake.set()
         self._thread.join()
         self._thread = None
+
+    def _forget_thread(self) -> None:
+        # In a forked child the thread does not exist; a new one starts when needed.
+        self._thread, self._wake, self._commits = None, threading.Event(), 0
 
     def _work(self) -> None:
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -73,3 +88,11 @@ class Checkpointer:
         finally:
             with contextlib.suppress(sqlite3.Error):
                 db.close()
+
+
+def _after_fork_in_child() -> None:
+    for checkpointer in list(_LIVE):
+        checkpointer._forget_thread()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

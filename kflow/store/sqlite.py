@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,9 @@ from kflow.store.protocol import ControlRequest, Entry, Lease, RunSummary
 
 Durability = Literal["normal", "full"]
 _BUSY_TIMEOUT_S = 5
+_BACKSTOP_PAGES = 10_000
+"""WAL pages (40 MB) past which a commit checkpoints in place after all."""
+_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 _Q = sql.queries("sqlite")
 _STATUS_OF: dict[type[ev.Event], str] = {
     ev.RunPaused: "paused",
@@ -48,6 +52,8 @@ class SqliteStore:
             )
         self._lock = threading.RLock()
         self._checkpointer = Checkpointer(self.path, _BUSY_TIMEOUT_S * 1000)
+        # A store dropped without close() must not leave its thread behind.
+        weakref.finalize(self, self._checkpointer.stop)
         if not self.path.parent.exists():
             raise StoreError(
                 f"cannot open the database {self.path}: the folder {self.path.parent} does not "
@@ -64,8 +70,11 @@ class SqliteStore:
             mode = self._enter_wal()
             synchronous = "FULL" if durability == "full" else "NORMAL"
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
-            # Checkpoints run in their own thread; see `kflow.store.checkpointer`.
-            self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            # Checkpoints run in their own thread (see `kflow.store.checkpointer`); the
+            # writer checkpoints itself only if the WAL grows far beyond what that
+            # thread keeps it at, and a WAL file left large is cut back after a reset.
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_PAGES:d}")
+            self._db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES:d}")
             self._migrate()
         except sqlite3.Error as exc:
             raise self._error(exc, "open") from exc
@@ -187,8 +196,13 @@ class SqliteStore:
             self._db.executemany(_Q["release_lease"], [(r, owner) for r in run_ids])
 
     def close(self) -> None:
-        """Close the connection (the last one to close moves the WAL into the file)."""
+        """Close the connection, moving what this store wrote from the WAL into the file."""
         self._checkpointer.stop()
+        if self._checkpointer.committed_since_start:
+            # The last connection to close checkpoints anyway; another process may
+            # keep the database open for long, so do not leave that to it.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         self._db.close()
 
     # -- plumbing -----------------------------------------------------------

@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from kflow.engine import events as ev
 from kflow.store import SqliteStore
 from kflow.store.checkpointer import COMMITS_PER_CHECKPOINT
@@ -17,10 +19,11 @@ def _checkpoint_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("kflow-checkpoint")]
 
 
-def test_the_writer_never_checkpoints_itself(tmp_path: Path) -> None:
+def test_the_writer_checkpoints_itself_only_as_a_backstop(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "j.db")
     try:
-        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
+        assert store._db.execute("PRAGMA journal_size_limit").fetchone()[0] > 0
     finally:
         store.close()
 
@@ -53,3 +56,38 @@ def test_a_store_that_commits_little_starts_no_thread(tmp_path: Path) -> None:
         assert not _checkpoint_threads()
     finally:
         store.close()
+
+
+def test_closing_a_store_checkpoints_what_it_wrote_while_others_keep_the_file_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.db"
+    watcher = SqliteStore(path)  # e.g. an application's long-lived Service
+    try:
+        before = path.stat().st_size
+        writer = SqliteStore(path)
+        writer.append([created("r1")])
+        for seq in range(1, 50):
+            event = ev.StepStarted(at=float(seq), step=f"s{seq}", attempt=1)
+            writer.append([entry("r1", seq, event)])
+        writer.close()
+        assert path.stat().st_size > before
+    finally:
+        watcher.close()
+
+
+def test_the_thread_finds_the_file_after_the_working_directory_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = SqliteStore(Path("j.db"))
+    try:
+        (tmp_path / "elsewhere").mkdir()
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        store.append([created("r1")])
+        for seq in range(1, 2 * COMMITS_PER_CHECKPOINT):
+            event = ev.StepStarted(at=float(seq), step=f"s{seq}", attempt=1)
+            store.append([entry("r1", seq, event)])
+    finally:
+        store.close()
+    assert not (tmp_path / "elsewhere" / "j.db").exists()
