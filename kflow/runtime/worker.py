@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
 from kflow.engine.state import RunStatus
 from kflow.errors import RunStateError, StoreError
+from kflow.runtime import freeze
 from kflow.runtime.definitions import Definitions, Environment
 from kflow.runtime.driver import Observer, RunDriver
 from kflow.runtime.journal import GroupCommit
@@ -69,7 +69,7 @@ class Worker:
         # After a store failure another write would only wait out the busy timeout again;
         # the leases left behind point at this process, which is about to exit.
         self._journal.close()
-        gc.unfreeze()
+        freeze.thaw(self)
 
     @property
     def commits(self) -> int:
@@ -111,9 +111,8 @@ class Worker:
             orphaned = lease is not None and lease.owner != self.owner.id
             adopted.append(self._drive(run_id, self.store.read(run_id), orphaned))
         # Plans and run states live as long as their runs: keep the garbage collector
-        # from scanning them again and again (a full pass over a 10,000-step run stalls
-        # the event loop for ~80 ms, and every timer with it). Undone in `__aexit__`.
-        gc.freeze()
+        # from scanning them again and again (see `kflow.runtime.freeze`).
+        freeze.freeze(self)
         for driver in adopted:
             driver.pump()
         return adopted
