@@ -63,4 +63,10 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Like `asyncio.run(main)`, on a loop with precise timers."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(main)
+        # A Runner given a factory does not make its loop the current one, which child
+        # watchers that attach to the current loop need (subprocesses).
+        asyncio.set_event_loop(runner.get_loop())
+        try:
+            return runner.run(main)
+        finally:
+            asyncio.set_event_loop(None)

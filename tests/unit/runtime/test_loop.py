@@ -72,3 +72,19 @@ def test_run_returns_the_coroutines_result_and_closes_its_loop() -> None:
     assert value == 42
     assert used.is_closed()
     assert isinstance(used, asyncio.SelectorEventLoop)
+
+
+def test_subprocesses_work_under_a_child_watcher_that_attaches_to_the_current_loop() -> None:
+    async def echo() -> bytes:
+        process = await asyncio.create_subprocess_exec("echo", "hi", stdout=asyncio.subprocess.PIPE)
+        out, _ = await process.communicate()
+        return out
+
+    policy = asyncio.get_event_loop_policy()
+    watcher = asyncio.SafeChildWatcher()
+    policy.set_child_watcher(watcher)
+    try:
+        assert loop.run(echo()) == b"hi\n"
+    finally:
+        watcher.close()
+        policy.set_child_watcher(asyncio.ThreadedChildWatcher())
