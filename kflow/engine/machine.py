@@ -325,6 +325,12 @@ class RunMachine:
         while uncommitted and uncommitted[0][1] <= durable:
             heapq.heappop(uncommitted)
 
+    def has_free_slot_and_ready_task(self) -> bool:
+        """A cheap test of whether `decide` might start something now (no false negatives
+        for tasks already in the ready queue)."""
+        state = self.state
+        return bool(self._ready) and state.running < state.max_concurrency
+
     def promotable(self, durable: int) -> bool:
         """Whether a task waits for an event that is durable now (so `decide` may start it)."""
         return bool(self._staged) and self._staged[0][0] <= durable

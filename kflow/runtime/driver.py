@@ -121,7 +121,8 @@ class RunDriver:
                 type="InternalError",
             )
             self._failed(start, error, None)
-        self.pump()  # the slot is free: a task that is ready and durable may take it
+        if self.machine.has_free_slot_and_ready_task():
+            self.pump()  # the slot is free: a task that is ready and durable may take it
 
     async def _attempt(self, start: cmd.Start) -> Callable[[], None]:
         """Run the action once; return how to record what happened."""
