@@ -148,14 +148,7 @@ def test_every_prefix_of_a_journal_folds_into_a_valid_state_and_replays_exactly(
     live = new_machine(plan, concurrency=3)
     journal: list[ev.AnyEvent] = []
     run_to_end(live, data, journal, fail_sometimes=False)
-    for end in range(len(journal) + 1):
-        replay = new_machine(plan, concurrency=3)
-        replay.apply_all(journal[:end])
-        check_invariants(replay)
-        replay.decide(1.0)
-    full = new_machine(plan, concurrency=3)
-    full.apply_all(journal)
-    assert snapshot(full) == snapshot(live)
+    assert_every_prefix_replays(plan, journal, live)
 
 
 @settings(max_examples=40, deadline=None)
@@ -188,6 +181,11 @@ def test_a_journal_with_permanent_failures_replays_exactly_from_every_prefix(
     journal: list[ev.AnyEvent] = []
     run_to_end(live, data, journal, fail_sometimes=True, kind="permanent")
     assert live.state.status.finished
+    assert_every_prefix_replays(plan, journal, live)
+
+
+def assert_every_prefix_replays(plan: Plan, journal: list[ev.AnyEvent], live: RunMachine) -> None:
+    """Every prefix of the journal folds into a valid state; the whole folds into `live`'s."""
     for end in range(len(journal) + 1):
         replay = new_machine(plan, concurrency=3)
         replay.apply_all(journal[:end])
