@@ -175,7 +175,7 @@ def _execute(cli: Cli, service: Service, run_ids: list[str], as_json: bool) -> N
     if as_json:
         render.dump_json(cli.console, view.to_json())
     else:
-        render.status_report(cli.console, view)
+        render.status_report(cli.console, view, verbose=cli.verbose)
     if not result.ok:
         if not as_json and result.status == "failed":
             cli.err.print(
@@ -296,7 +296,7 @@ def status(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> No
     if as_json:
         render.dump_json(cli.console, view.to_json())
     else:
-        render.status_report(cli.console, view)
+        render.status_report(cli.console, view, verbose=cli.verbose)
 
 
 @app.command()

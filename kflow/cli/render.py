@@ -78,8 +78,8 @@ def runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
     console.print(table)
 
 
-def status_report(console: Console, view: RunView) -> None:
-    """A run's state and its steps."""
+def status_report(console: Console, view: RunView, *, verbose: bool = False) -> None:
+    """A run's state and its steps; with `verbose`, each error's traceback or stderr."""
     status = view.status
     if status == "running" and view.live is False:
         status = "running, but no worker is executing it: `kflow resume` or `kflow recover`"
@@ -108,6 +108,12 @@ def status_report(console: Console, view: RunView) -> None:
         console.print(
             f"[red]error[/red] ({view.error_kind}) at step {view.failed_step}: {escape(view.error)}"
         )
+    detailed = [step for step in view.steps if step.details]
+    if detailed and not verbose:
+        console.print("(`kflow -v status` shows the tracebacks or stderr of the errors)")
+    for step in detailed if verbose else []:
+        console.print(f"details of step {escape(step.id)}:")
+        console.print(escape(step.details or ""), highlight=False)
     if view.outputs is not None:
         console.print("outputs:")
         dump_json(console, view.outputs)

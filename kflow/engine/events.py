@@ -15,7 +15,7 @@ Variant = Literal["primary", "fallback", "escalation"]
 FailureDecision = Literal["retry", "fallback", "escalate", "fail", "continue"]
 
 
-class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True):
+class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A classified failure, as stored in the journal."""
 
     kind: str
@@ -23,6 +23,8 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     type: str = "Error"
     """The exception's type name."""
+    details: str | None = None
+    """What else is known: a Python exception's traceback, the end of a command's stderr."""
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):

@@ -14,7 +14,7 @@ from kflow.actions import ActionResolver, StepContext, classify
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
-from kflow.errors import ErrorKind
+from kflow.errors import ErrorKind, StepFailure
 from kflow.runtime.journal import GroupCommit
 from kflow.store.protocol import Entry
 
@@ -154,8 +154,15 @@ class RunDriver:
 
     def _classified_failure(self, start: cmd.Start, exc: Exception) -> None:
         try:
-            found = classify(exc)
-            error = ev.ErrorInfo(kind=found.kind, message=found.message, type=found.type_name)
+            # A StepFailure was raised on purpose: its message says it all, and its
+            # details (a command's stderr) say more than kflow's frames would.
+            found = classify(exc, with_traceback=not isinstance(exc, StepFailure))
+            error = ev.ErrorInfo(
+                kind=found.kind,
+                message=found.message,
+                type=found.type_name,
+                details=found.details or found.traceback,
+            )
             retry_after = found.retry_after
         except Exception:  # e.g. an exception whose __str__ raises
             error = ev.ErrorInfo(

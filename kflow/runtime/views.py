@@ -27,6 +27,8 @@ class StepView:
     items_done: int | None
     variant: str | None
     """`fallback` or `escalation` when the step's result came from one."""
+    details: str | None = None
+    """More about the error: a Python traceback, or the end of a command's stderr."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,9 @@ def _step_view(machine: RunMachine, step: StepState, action: str) -> StepView:
     ends = [t.finished_at for t in tasks if t.finished_at is not None]
     started = min(starts) if starts else None
     finished = max(ends) if ends and step.status.finished else None
-    error = step.error or _last_error(tasks)
+    last = _last_error(tasks)
+    error = step.error or last
+    details = (error.details if error else None) or (last.details if last else None)
     fan_out = machine.plan.steps[step.id].fan_out is not None
     variants = {t.variant for t in tasks if t.variant != "primary"}
     return StepView(
@@ -106,6 +110,7 @@ def _step_view(machine: RunMachine, step: StepState, action: str) -> StepView:
         items=len(tasks) if fan_out and tasks else None,
         items_done=step.done if fan_out and tasks else None,
         variant=", ".join(sorted(variants)) or None,
+        details=details,
     )
 
 

@@ -153,6 +153,12 @@ def test_an_action_that_raises_fails_the_run_with_a_report_naming_the_step(
     assert data["failed_step"] == "explode"
     assert data["error"] == "ValueError: the widget exploded"
     assert data["outputs"] is None
+    run_id = data["run_id"]
+    brief, verbose = kflow.each(("status", run_id), ("-v", "status", run_id), env=WIDE)
+    assert "`kflow -v status` shows the tracebacks or stderr" in brief.stdout
+    assert "Traceback" not in brief.stdout
+    assert "details of step explode:" in verbose.stdout
+    assert "Traceback (most recent call last)" in verbose.stdout
 
 
 def test_a_shell_command_that_does_not_exist_fails_its_step_with_a_hint(

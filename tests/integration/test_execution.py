@@ -101,6 +101,21 @@ def test_an_exception_from_an_action_is_classified_and_reported(service: Service
     result = asyncio.run(service.run(plan(f'steps:\n  - {{id: b, action: "{S}:boom"}}\n')))
     assert result.status == "failed"
     assert result.error == "ValueError: the answer was not 42"
+    details = service.status(result.run_id).steps[0].details  # from the stored journal
+    assert details is not None and details.startswith("Traceback (most recent call last)")
+    assert "in boom" in details and details.rstrip().endswith("ValueError: the answer was not 42")
+
+
+def test_a_deliberate_step_failure_stores_its_details_not_kflows_frames(
+    service: Service,
+) -> None:
+    workflow = plan(
+        "steps:\n  - {id: fails, action: shell,"
+        ' inputs: {command: [sh, -c, "echo disk is full >&2; exit 3"]}}\n'
+    )
+    result = asyncio.run(service.run(workflow))
+    details = service.status(result.run_id).steps[0].details
+    assert details is not None and "disk is full" in details and "Traceback" not in details
 
 
 def test_a_step_that_times_out_fails_with_a_timeout_error(service: Service) -> None:
