@@ -13,6 +13,8 @@ import heapq
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
 from kflow.engine.failure import decide_failure
@@ -172,7 +174,7 @@ class RunMachine:
         action = plan_step.fallback if task.variant == "fallback" else plan_step.escalation
         link = "fallback" if task.variant == "fallback" else "escalation"
         message = f"{task.given_up}; its {link} ({action}) also failed: {error.message}"
-        return ev.ErrorInfo(kind=error.kind, message=message, type=error.type)
+        return msgspec.structs.replace(error, message=message)
 
     def _on_recovered(self) -> None:
         # Attempts that were running when the previous worker died are lost:

@@ -103,12 +103,7 @@ class GroupCommit:
             return  # a batch in flight flushes again when it lands
         entries, callbacks = self._take()
         if self._writer is None:
-            try:
-                self.store.append(entries)
-            except BaseException as exc:  # the batch is rolled back; nothing half-written
-                self._on_error(exc)
-                return
-            self._committed(callbacks)
+            self._commit_here(entries, callbacks)
             return
         future = self._writer.submit(self.store.append, entries)
         self._in_flight, self._in_flight_callbacks = future, callbacks
@@ -127,18 +122,20 @@ class GroupCommit:
             self._landed(self._in_flight)
         self._scheduled = False
         if self._entries:
-            entries, callbacks = self._take()
-            try:
-                self.store.append(entries)
-            except BaseException as exc:
-                self._on_error(exc)
-                return
-            self._committed(callbacks)
+            self._commit_here(*self._take())
 
     def close(self) -> None:
         """Stop the writer thread, if there is one (after `flush_now`)."""
         if self._writer is not None:
             self._writer.shutdown(wait=True)
+
+    def _commit_here(self, entries: list[Entry], callbacks: list[Callback]) -> None:
+        try:
+            self.store.append(entries)
+        except BaseException as exc:  # the batch is rolled back; nothing half-written
+            self._on_error(exc)
+            return
+        self._committed(callbacks)
 
     def _take(self) -> tuple[list[Entry], list[Callback]]:
         entries, callbacks = self._entries, self._callbacks
