@@ -7,12 +7,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from kflow.engine import events as ev
 from kflow.errors import StoreError
-from kflow.store import Entry, SqliteStore, sql
+from kflow.store import SqliteStore, sql
+from tests.unit.store.test_contract import created, entry
 
 
 def _schema(db: sqlite3.Connection) -> set[tuple[str, str]]:
@@ -38,21 +38,8 @@ def test_the_journal_uses_wal_and_the_chosen_synchronous_level(tmp_path: Path) -
 
 
 def test_reopening_a_store_keeps_its_runs(tmp_path: Path) -> None:
-    event = ev.RunResumed(at=1.0)
     store = SqliteStore(tmp_path / "k.db")
-    created = ev.RunCreated(
-        at=1.0,
-        run_id="r",
-        workflow_id="w",
-        version="1",
-        digest="d",
-        definition=msgspec.Raw(b"{}"),
-        inputs={},
-        max_concurrency=1,
-    )
-    store.append(
-        [Entry("r", 0, created, ev.encode(created)), Entry("r", 1, event, ev.encode(event))]
-    )
+    store.append([created("r"), entry("r", 1, ev.RunResumed(at=1.0))])
     store.close()
     assert len(SqliteStore(tmp_path / "k.db").read("r")) == 2
 
