@@ -23,6 +23,18 @@ def plan(text: str) -> Plan:
     return load_plan(text, "test.yaml")
 
 
+def probe_chain(length: int) -> Plan:
+    """s0 -> s1 -> ... each a 50 ms probe."""
+    return plan(
+        "steps:\n"
+        + "\n".join(
+            f'  - {{id: s{i}, action: "{S}:probe", inputs: {{seconds: 0.05}}'
+            + (f", depends_on: [s{i - 1}]}}" if i else "}")
+            for i in range(length)
+        )
+    )
+
+
 def fan_out(count: int, seconds: float, function: str = "probe", limit: str = "") -> Plan:
     return plan(
         f"""
@@ -190,14 +202,7 @@ def test_concurrent_runs_share_commits(service: Service) -> None:
 
 
 def test_pause_and_resume_from_another_service_while_the_run_executes(service: Service) -> None:
-    workflow = plan(
-        "steps:\n"
-        + "\n".join(
-            f'  - {{id: s{i}, action: "{S}:probe", inputs: {{seconds: 0.05}}'
-            + (f", depends_on: [s{i - 1}]}}" if i else "}")
-            for i in range(8)
-        )
-    )
+    workflow = probe_chain(8)
     other = Service(service.store)
 
     async def scenario() -> None:
@@ -286,14 +291,7 @@ def test_two_executions_in_one_event_loop_share_the_thread_pool(service: Service
 def test_a_run_executing_in_one_thread_can_be_paused_from_another(service: Service) -> None:
     import threading
 
-    workflow = plan(
-        "steps:\n"
-        + "\n".join(
-            f'  - {{id: s{i}, action: "{S}:probe", inputs: {{seconds: 0.05}}'
-            + (f", depends_on: [s{i - 1}]}}" if i else "}")
-            for i in range(6)
-        )
-    )
+    workflow = probe_chain(6)
     run_id = asyncio.run(service.create(workflow))
     outcome: list[str] = []
     worker = threading.Thread(
