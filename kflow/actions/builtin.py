@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from kflow.actions.base import StepContext
+from kflow.actions.base import StepContext, TimerAction
 from kflow.errors import ErrorKind, StepFailure
 from kflow.spec.suggest import did_you_mean
 
 
-async def sleep(inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+class Sleep(TimerAction):
     """Wait `seconds` (a number, or a duration like '250ms'); return {"slept": seconds}."""
-    _only(inputs, ("seconds",), "sleep")
-    seconds = _seconds(inputs.get("seconds"))
-    await asyncio.sleep(seconds)
-    return {"slept": seconds}
+
+    def seconds(self, inputs: Mapping[str, Any]) -> float:
+        """The wait the inputs ask for; StepFailure(validation) if they are wrong."""
+        _only(inputs, ("seconds",), "sleep")
+        return _seconds(inputs.get("seconds"))
+
+    def result(self, seconds: float) -> dict[str, Any]:
+        """{"slept": seconds}."""
+        return {"slept": seconds}
+
+
+sleep = Sleep()
+"""The built-in `sleep` action."""
 
 
 async def echo(inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from kflow.actions import ActionResolver, StepContext, classify
+from kflow.actions import ActionResolver, StepContext, TimerAction, classify
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
@@ -20,6 +20,8 @@ from kflow.store.protocol import Entry
 
 Observer = Callable[[RunMachine, ev.AnyEvent], None]
 _TaskKey = tuple[str, int | None]
+Outcome = Callable[[], None]
+"""Records what an attempt came to (its success or its failure)."""
 
 
 class RunDriver:
@@ -37,7 +39,8 @@ class RunDriver:
         self._journal = journal
         self._resolver = resolver
         self._observe = observe
-        self._tasks: dict[_TaskKey, asyncio.Task[None]] = {}
+        self._running: dict[_TaskKey, asyncio.Task[None] | asyncio.TimerHandle] = {}
+        """Attempts under way: a task each, or a timer for a `TimerAction` (a sleep)."""
         self._timer: asyncio.TimerHandle | None = None
         self._durable = machine.state.events - 1
         """Sequence number of this run's last committed event."""
@@ -104,14 +107,45 @@ class RunDriver:
             at=now, step=start.step, index=start.index, attempt=start.attempt, variant=start.variant
         )
         self.record(started)
-        task = asyncio.get_running_loop().create_task(self._run(start))
-        self._tasks[(start.step, start.index)] = task
+        loop = asyncio.get_running_loop()
+        timer = self._as_timer(start)
+        if timer is None:
+            attempt: asyncio.Task[None] | asyncio.TimerHandle = loop.create_task(self._run(start))
+        else:
+            delay, outcome = timer
+            attempt = loop.call_later(delay, self._timer_fired, start, outcome)
+        self._running[(start.step, start.index)] = attempt
+
+    def _as_timer(self, start: cmd.Start) -> tuple[float, Outcome] | None:
+        """A step whose action only waits, as (delay, outcome); None for every other step."""
+        try:
+            action = self._resolver.resolve(
+                start.action.kind, start.action.target, start.action.method
+            )
+            if not isinstance(action, TimerAction):
+                return None
+            seconds = action.seconds(start.inputs)
+            result = action.result(seconds)
+        except Exception:
+            return None  # as a task, the attempt reports the problem like any other action
+        if start.timeout is not None and start.timeout < seconds:
+            timed_out = _timeout_error(start, TimeoutError())
+            return start.timeout, partial(self._failed, start, timed_out, None)
+        return seconds, partial(self._succeeded, start, result)
+
+    def _timer_fired(self, start: cmd.Start, outcome: Outcome) -> None:
+        self._running.pop((start.step, start.index), None)
+        self._conclude(start, outcome)
 
     async def _run(self, start: cmd.Start) -> None:
         try:
             outcome = await self._attempt(start)
         finally:
-            self._tasks.pop((start.step, start.index), None)
+            self._running.pop((start.step, start.index), None)
+        self._conclude(start, outcome)
+
+    def _conclude(self, start: cmd.Start, outcome: Outcome) -> None:
+        """Record an attempt's outcome, then let a ready task take the freed slot."""
         try:
             outcome()
         except Exception as exc:  # a bug in recording must not leave the attempt running
@@ -124,7 +158,7 @@ class RunDriver:
         if self.machine.has_free_slot_and_ready_task():
             self.pump()  # the slot is free: a task that is ready and durable may take it
 
-    async def _attempt(self, start: cmd.Start) -> Callable[[], None]:
+    async def _attempt(self, start: cmd.Start) -> Outcome:
         """Run the action once; return how to record what happened."""
         context = StepContext(
             self.run_id, start.step, start.index, start.attempt, timeout=start.timeout
@@ -193,8 +227,9 @@ class RunDriver:
     def _abandon_running(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        for task in list(self._tasks.values()):
-            task.cancel()
+        for attempt in list(self._running.values()):
+            attempt.cancel()
+        self._running.clear()  # a cancelled task would drop its own entry; a timer never does
 
     def stop(self) -> None:
         """Stop driving: cancel running attempts (they run again on recovery)."""
@@ -206,7 +241,7 @@ class RunDriver:
     @property
     def running_tasks(self) -> int:
         """Attempts whose actions are running in this process now."""
-        return len(self._tasks)
+        return len(self._running)
 
 
 def _normalised(event: ev.StepSucceeded) -> ev.StepSucceeded:

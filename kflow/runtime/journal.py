@@ -79,8 +79,9 @@ class GroupCommit:
     def _flush_in_turn(self, waited: bool = False) -> None:
         # A step started in this tick (in a slot a result has just freed) has its first
         # step queued behind this flush: let its action begin before the commit blocks
-        # the loop, by waiting one turn (once). Starts made by the commit's own
-        # callbacks do not count: nothing is queued behind those.
+        # the loop, by waiting one turn (once). A step run as a timer has nothing queued,
+        # but the wait still pays on a busy loop: results finishing next turn share the
+        # commit. Starts made by the commit's own callbacks do not count.
         if self._started and not waited:
             asyncio.get_running_loop().call_soon(self._flush_in_turn, True)
             return

@@ -455,3 +455,62 @@ def test_a_dependent_starts_only_once_its_dependencys_result_is_committed(
     assert result.ok
     outputs = service.fold(result.run_id).state.step_outputs
     assert [outputs[f"d{i}"]["committed"] for i in range(6)] == [True] * 6
+
+
+def test_sleep_steps_wait_as_timers_not_tasks(service: Service) -> None:
+    workflow = plan(
+        "id: naps\nsteps:\n"
+        "  - {id: xs, action: echo, inputs: {xs: [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]}}\n"
+        "  - {id: nap, action: sleep, parallel: {over: seconds},"
+        " inputs: {seconds: $steps.xs.xs}}\n"
+    )
+
+    async def scenario() -> tuple[int, float]:
+        started = time.perf_counter()
+        execution = asyncio.ensure_future(service.run(workflow, max_concurrency=8))
+        await asyncio.sleep(0.15)  # all eight naps are under way now
+        tasks = len(asyncio.all_tasks())
+        result = await execution
+        assert result.ok
+        return tasks, time.perf_counter() - started
+
+    tasks, seconds = asyncio.run(scenario())
+    assert tasks < 8, f"{tasks} tasks alive while eight sleep steps waited"
+    assert 0.3 <= seconds < 1.5
+
+
+def test_a_sleep_longer_than_its_timeout_fails_at_the_timeout(service: Service) -> None:
+    workflow = plan("steps:\n  - {id: nap, action: sleep, inputs: {seconds: 30}, timeout: 0.05}\n")
+    started = time.perf_counter()
+    result = asyncio.run(service.run(workflow))
+    assert time.perf_counter() - started < 2
+    step = service.status(result.run_id).steps[0]
+    assert (step.status, step.error_kind) == ("failed", "timeout")
+    assert step.error == "step 'nap' did not finish within its timeout of 0.05s"
+
+
+def test_a_sleep_with_bad_inputs_fails_with_the_actions_message(service: Service) -> None:
+    workflow = plan("steps:\n  - {id: nap, action: sleep, inputs: {seconds: soon}}\n")
+    result = asyncio.run(service.run(workflow))
+    assert result.status == "failed"
+    assert result.error == (
+        "sleep: `seconds`: 'soon' is not a duration; write seconds as a number or use units, "
+        "e.g. 30, '300s', '5m', '1h30m', '250ms'"
+    )
+
+
+def test_cancelling_a_sleeping_run_stops_its_timer(service: Service) -> None:
+    workflow = plan("steps:\n  - {id: nap, action: sleep, inputs: {seconds: 0.4}}\n")
+
+    async def scenario() -> str:
+        run_id = await service.create(workflow)
+        execution = asyncio.ensure_future(service.execute([run_id]))
+        await asyncio.sleep(0.1)
+        await Service(service.store).cancel(run_id, "not needed")
+        (result,) = await asyncio.wait_for(execution, 5)
+        assert result.status == "cancelled"
+        await asyncio.sleep(0.5)  # past the nap's end: nothing more may be recorded
+        return run_id
+
+    run_id = asyncio.run(scenario())
+    assert isinstance(service.history(run_id)[-1], ev.RunCancelled)
