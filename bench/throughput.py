@@ -1,6 +1,8 @@
 """Throughput workloads: a long chain, a wide fan-out and many concurrent runs.
 
-Each comes as `py fn` (a trivial sync Python function, run in a worker thread) and `noop`
+Each comes as `py fn` (a trivial sync Python function: kflow runs it in worker threads
+until it has proved quick, then on the event loop), `py fn thread` (the same function
+marked `@kflow.in_thread`: the cost of the hop a blocking function needs) and `noop`
 (the built-in, run on the event loop). The wall time covers creating the runs and executing
 them; validating the spec and opening the store are not in it.
 """
@@ -14,6 +16,8 @@ from bench.shapes import chain_spec, fanout_spec
 
 PY_STEP = "bench.steps:trivial"
 """The trivial sync Python function the `py fn` workloads run at every step."""
+THREAD_STEP = "bench.steps:trivial_in_thread"
+"""The same function, kept in worker threads (`py fn thread`)."""
 
 CHAIN = Target("x_commit", 10.0)
 """Issue 4: a durable step of a sequential chain costs at most 10 raw commits."""
@@ -30,6 +34,13 @@ def chain(quick: bool) -> Job:
     return Job(chain_spec(20 if quick else 200, PY_STEP))
 
 
+@workload("chain-thread", "py fn thread")
+@job_trial
+def chain_thread(quick: bool) -> Job:
+    """A sequential chain of 200 trivial steps that always run in worker threads."""
+    return Job(chain_spec(20 if quick else 200, THREAD_STEP))
+
+
 @workload("chain-noop", "noop", CHAIN)
 @job_trial
 def chain_noop(quick: bool) -> Job:
@@ -42,6 +53,13 @@ def chain_noop(quick: bool) -> Job:
 def fanout(quick: bool) -> Job:
     """Fan-out 1 -> 5,000 -> 1 of trivial steps (8 at a time, the engine's default)."""
     return Job(fanout_spec(50 if quick else 5000, PY_STEP))
+
+
+@workload("fanout-thread", "py fn thread")
+@job_trial
+def fanout_thread(quick: bool) -> Job:
+    """Fan-out 1 -> 5,000 -> 1 of trivial steps in worker threads (8 at a time)."""
+    return Job(fanout_spec(50 if quick else 5000, THREAD_STEP))
 
 
 @workload("fanout-noop", "noop", FANOUT)
@@ -70,6 +88,13 @@ def fanout_500_noop(quick: bool) -> Job:
 def many(quick: bool) -> Job:
     """1,000 runs of a 5-step chain, created in one transaction, executed by one worker."""
     return Job(chain_spec(5, PY_STEP), runs=20 if quick else 1000)
+
+
+@workload("many-thread", "py fn thread")
+@job_trial
+def many_thread(quick: bool) -> Job:
+    """1,000 runs of a 5-step chain of trivial steps in worker threads."""
+    return Job(chain_spec(5, THREAD_STEP), runs=20 if quick else 1000)
 
 
 @workload("many-noop", "noop", MANY)

@@ -8,6 +8,7 @@ from kflow.errors import ErrorKind, KflowError, StepFailure
 
 if TYPE_CHECKING:
     from kflow.actions.base import StepContext, current_step
+    from kflow.actions.placement import in_thread
     from kflow.runtime.engine import Engine
     from kflow.runtime.service import RunResult
 
@@ -20,6 +21,7 @@ __all__ = [
     "StepContext",
     "StepFailure",
     "current_step",
+    "in_thread",
 ]
 
 _LAZY = {
@@ -27,6 +29,7 @@ _LAZY = {
     "RunResult": "kflow.runtime.service",
     "StepContext": "kflow.actions.base",
     "current_step": "kflow.actions.base",
+    "in_thread": "kflow.actions.placement",
 }
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kflow.actions import threads
 from kflow.actions.base import StepContext, bind_context
+from kflow.actions.placement import Placement, is_pinned_to_threads, starts_own_loop, timed_call
 from kflow.errors import ActionNotFound, ErrorKind, StepFailure
 from kflow.spec.suggest import closest, did_you_mean
 
@@ -71,7 +73,8 @@ class PythonAction:
     """Runs a Python callable with the step's inputs as keyword arguments.
 
     Async callables are awaited on the loop; sync ones run in a worker thread so they
-    cannot stall other steps. Either way `current_step()` returns the attempt's context.
+    cannot stall other steps, unless they have proved quick and never wait (see
+    `kflow.actions.placement`). Either way `current_step()` returns the attempt's context.
     """
 
     def __init__(self, func: Callable[..., Any], *, name: str | None = None) -> None:
@@ -79,6 +82,7 @@ class PythonAction:
         self.name = name or f"function '{callable_name(func)}'"
         self._is_async = is_async_callable(func)
         self._params = _Params.of(func)
+        self.placement = Placement(pinned=is_pinned_to_threads(func))
 
     def __repr__(self) -> str:
         return f"PythonAction({self.name})"
@@ -91,12 +95,29 @@ class PythonAction:
             if self._is_async:
                 result = await self.func(**inputs)
             else:
-                result = await threads.run_in_thread(self.func, inputs)
+                result = await self._call_sync(inputs)
             if inspect.isawaitable(result):  # a sync wrapper that returns a coroutine
                 result = await result
             return result
         finally:
             token.var.reset(token)
+
+    async def _call_sync(self, inputs: Mapping[str, Any]) -> Any:
+        placement = self.placement
+        if placement.on_loop:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return self.func(**inputs)
+            except RuntimeError as exc:
+                if not starts_own_loop(exc):
+                    raise
+                placement.demote(for_good=True)  # and run the call again, in a thread
+            finally:
+                placement.observe(time.perf_counter() - wall, time.thread_time() - cpu)
+        call = {"func": self.func, "kwargs": inputs}
+        result, wall, cpu = await threads.run_in_thread(timed_call, call)
+        placement.observe(wall, cpu)
+        return result
 
     def check_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Raise StepFailure(validation) if the function cannot take these inputs."""

@@ -37,7 +37,7 @@ def test_quick_bench_prints_a_row_per_workload(capsys: pytest.CaptureFixture[str
     argv = ["--quick", "--repeat", "1", "--only", "chain", "--json", "--no-startup", "--processes"]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
-    assert [w["name"] for w in report["workloads"]] == ["chain", "chain-noop"]
+    assert [w["name"] for w in report["workloads"]] == ["chain", "chain-thread", "chain-noop"]
     assert report["workloads"][0]["targets"][0]["metric"] == "x_commit"
 
 

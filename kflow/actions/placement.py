@@ -1,0 +1,115 @@
+"""Where a sync step function runs: a worker thread, or on the event loop when it is quick.
+
+A worker thread keeps a blocking function (network, disk, `time.sleep`) from stalling
+every other step, but the hop there and back costs two thread wake-ups, ~0.1 ms on a
+virtual machine: more than most glue functions take to run. Under the GIL a function
+that never waits gains nothing from a thread anyway, so kflow watches each function:
+
+- it starts in threads, where each call's wall time and the thread's CPU time are taken;
+- after `PROMOTE_AFTER` calls in a row that were quick (`QUICK_SECONDS`) and never
+  waited (wall time within `WAIT_SLACK_SECONDS` of CPU time), it runs on the loop;
+- one slow or waiting call on the loop sends it back to threads, and each demotion
+  makes the next promotion need `BACKOFF` times more quick calls, so a function that
+  is quick only most of the time stalls the loop a bounded number of times.
+
+A function that starts an event loop of its own cannot run on kflow's: the call that
+fails that way moves it back to threads for good and runs again there. Decorate a
+function with `@kflow.in_thread` to keep it in threads whatever it measures.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+QUICK_SECONDS = 0.0005
+"""A call at most this long may run on the loop (a thread hop costs ~0.1 ms)."""
+WAIT_SLACK_SECONDS = 0.0001
+"""Wall time beyond CPU time up to which a call counts as never having waited."""
+PROMOTE_AFTER = 16
+"""Quick calls in a row, in threads, before a function first runs on the loop."""
+BACKOFF = 16
+"""Each demotion multiplies the quick calls needed for the next promotion by this."""
+
+_PINNED = "__kflow_in_thread__"
+_OWN_LOOP_ERRORS = (
+    "cannot be called from a running event loop",
+    "This event loop is already running",
+    "Cannot run the event loop while another loop is running",
+)
+
+
+def in_thread(func: F) -> F:
+    """Always run this sync step function in a worker thread (never on the loop)."""
+    setattr(func, _PINNED, True)
+    return func
+
+
+def is_pinned_to_threads(func: Callable[..., Any]) -> bool:
+    """Whether `func` (or the function behind a bound method) was marked `in_thread`."""
+    return bool(getattr(getattr(func, "__func__", func), _PINNED, False))
+
+
+def starts_own_loop(exc: BaseException) -> bool:
+    """Whether `exc` is asyncio refusing to start a loop inside kflow's running one.
+
+    If so, the coroutine the function handed to asyncio never started: it is closed here,
+    so that running the call again in a thread leaves no "never awaited" warning behind.
+    """
+    if not isinstance(exc, RuntimeError) or not any(t in str(exc) for t in _OWN_LOOP_ERRORS):
+        return False
+    trace = exc.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_globals.get("__name__", "").startswith("asyncio."):
+            for value in frame.f_locals.values():
+                if (
+                    inspect.iscoroutine(value)
+                    and inspect.getcoroutinestate(value) == "CORO_CREATED"
+                ):
+                    value.close()
+        trace = trace.tb_next
+    return True
+
+
+class Placement:
+    """Decides, call by call, whether one function runs on the loop or in a thread."""
+
+    def __init__(self, pinned: bool = False) -> None:
+        self.on_loop = False
+        """Whether the next call runs on the event loop."""
+        self._pinned = pinned
+        self._streak = 0
+        self._needed = PROMOTE_AFTER
+
+    def observe(self, wall: float, cpu: float) -> None:
+        """Take in one call's wall and CPU seconds (wherever it ran)."""
+        quick = wall <= QUICK_SECONDS and wall - cpu <= WAIT_SLACK_SECONDS
+        if self.on_loop:
+            if not quick:
+                self.demote()
+            return
+        self._streak = self._streak + 1 if quick else 0
+        if self._streak >= self._needed and not self._pinned:
+            self.on_loop = True
+
+    def demote(self, *, for_good: bool = False) -> None:
+        """Send the function back to threads (for good: never promote it again)."""
+        self.on_loop = False
+        self._streak = 0
+        self._needed *= BACKOFF
+        self._pinned = self._pinned or for_good
+
+
+def timed_call(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> tuple[Any, float, float]:
+    """Call `func(**kwargs)`; return its result with the call's wall and CPU seconds.
+
+    CPU time is this thread's own, so it can be taken in a worker thread too.
+    """
+    wall, cpu = time.perf_counter(), time.thread_time()
+    result = func(**kwargs)
+    return result, time.perf_counter() - wall, time.thread_time() - cpu
