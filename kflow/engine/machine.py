@@ -34,7 +34,6 @@ class RunMachine:
 
     def __init__(self, plan: Plan, created: ev.RunCreated) -> None:
         self.plan = plan
-        self._position = {step_id: i for i, step_id in enumerate(plan.order)}
         steps = {s.id: StepState(s.id, waiting=len(s.depends_on)) for s in plan.steps.values()}
         self.state = RunState(
             run_id=created.run_id,
@@ -311,7 +310,7 @@ class RunMachine:
         task.queued = True
         priority = self.plan.steps[step_id].priority
         item = -1 if index is None else index
-        key = (-priority, self._position[step_id], item, step_id)
+        key = (-priority, self.plan.position[step_id], item, step_id)
         self._staged.append((task.ready_seq, key))
         heapq.heappush(self._uncommitted, (key, task.ready_seq))
 

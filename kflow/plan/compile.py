@@ -91,12 +91,14 @@ class _Compiler:
         outputs = self._outputs([self.ids[i] for i in order + stuck])
         if self.report.problems:
             raise SpecError(sorted(self.report.problems, key=lambda p: (p.line, p.column)))
+        ordered = tuple(self.ids[i] for i in order)
         return Plan(
             workflow_id=spec.id,
             version=spec.version,
             digest=spec_digest(spec),
             steps=steps,
-            order=tuple(self.ids[i] for i in order),
+            order=ordered,
+            position={step_id: i for i, step_id in enumerate(ordered)},
             inputs=tuple(spec.inputs),
             outputs=outputs,
             max_concurrency=1 if spec.engine.type == "sequential" else spec.engine.max_concurrency,

@@ -101,6 +101,8 @@ class Plan:
     steps: Mapping[str, PlanStep]
     order: tuple[str, ...]
     """A topological order of the step ids (definition order among independent steps)."""
+    position: Mapping[str, int]
+    """Each step id's index in `order` (the ready queue's tie-break)."""
     inputs: tuple[InputSpec, ...]
     outputs: tuple[OutputBinding, ...]
     max_concurrency: int

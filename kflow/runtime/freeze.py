@@ -5,11 +5,17 @@ that ~80 ms, a stall of every timer on the loop. While workers drive runs, what 
 when they adopt runs is moved to the collector's permanent generation (`gc.freeze`), and
 moved back when the last of them stops. An application that freezes objects itself is
 left alone: kflow then neither freezes nor unfreezes.
+
+Building the state of a large run allocates tens of thousands of objects, which would
+trigger collections that scan them (and the plan) over and over before the freeze:
+`collection_paused` holds the collector off while that happens.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 
 class _ProcessFreeze:
@@ -47,3 +53,15 @@ def freeze(holder: object) -> None:
 def thaw(holder: object) -> None:
     """Drop `holder`'s claim; the last one gone undoes kflow's freeze."""
     _PROCESS.thaw(holder)
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """Hold off garbage collection inside the block (if it was on, it is on again after)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -106,13 +106,14 @@ class Worker:
                 "it is executing it now"
             )
         adopted = []
-        for run_id in run_ids:
-            lease = previous[run_id]
-            orphaned = lease is not None and lease.owner != self.owner.id
-            adopted.append(self._drive(run_id, self.store.read(run_id), orphaned))
         # Plans and run states live as long as their runs: keep the garbage collector
         # from scanning them again and again (see `kflow.runtime.freeze`).
-        freeze.freeze(self)
+        with freeze.collection_paused():
+            for run_id in run_ids:
+                lease = previous[run_id]
+                orphaned = lease is not None and lease.owner != self.owner.id
+                adopted.append(self._drive(run_id, self.store.read(run_id), orphaned))
+            freeze.freeze(self)
         for driver in adopted:
             driver.pump()
         return adopted

@@ -44,3 +44,15 @@ def test_thawing_twice_or_without_a_freeze_does_nothing() -> None:
     freeze.thaw(worker)
     freeze.thaw(worker)
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_collection_paused_holds_the_collector_off_and_restores_it(enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with freeze.collection_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
