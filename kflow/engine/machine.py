@@ -198,13 +198,19 @@ class RunMachine:
     def _finish(self, status: RunStatus, at: float) -> None:
         self.state.status, self.state.finished_at = status, at
         # Attempts still running are abandoned with the run: nothing will record their end.
+        # What never started never will: skipped. A step that had begun is cancelled.
         for step in self.state.steps.values():
-            if step.running == 0:
-                continue
+            begun = False
             for task in step.tasks:
+                begun = begun or task.attempt > 0
                 if task.status is StepStatus.RUNNING:
                     task.status, task.finished_at = StepStatus.CANCELLED, at
-            step.status, step.running = StepStatus.CANCELLED, 0
+                elif not task.status.finished:
+                    task.status = StepStatus.SKIPPED
+            step.running = 0
+            if not step.status.finished:
+                step.status = StepStatus.CANCELLED if begun else StepStatus.SKIPPED
+                self.state.finished_steps += 1
         self.state.running = 0
 
     # -- graph propagation ----------------------------------------------

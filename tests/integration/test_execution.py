@@ -375,7 +375,7 @@ def test_a_failed_item_of_a_fan_out_with_fail_starts_no_more_items_and_fails_the
     assert steps.attempts == {"item0": 1, "item1": 1}
     assert steps.active == 0, "an item was left running"
     view = service.status(result.run_id)
-    assert [(s.id, s.status) for s in view.steps] == [("each", "failed"), ("after", "pending")]
+    assert [(s.id, s.status) for s in view.steps] == [("each", "failed"), ("after", "skipped")]
 
 
 def test_a_failing_fallback_keeps_the_original_error_in_the_run_error(service: Service) -> None:

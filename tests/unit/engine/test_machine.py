@@ -724,3 +724,31 @@ steps:
             elif isinstance(command, cmd.Record):
                 machine.apply(command.event)
     assert order == ["a", "b", "c", "leaf1", "leaf2"]
+
+
+def test_when_a_run_fails_what_never_started_is_skipped_and_what_had_begun_cancelled() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: bad, action: echo}
+  - {id: flaky, action: echo, retry: {max_retries: 3, initial_delay: 60s}}
+  - {id: after, action: echo, depends_on: [bad]}
+  - {id: each, action: echo, parallel: {over: x, max_concurrency: 1}, inputs: {x: [1, 2]}}
+"""
+    )
+    machine = new_machine(plan, concurrency=3)
+    batch = {c.step: c for c in starts(machine.decide(1.0))}
+    assert sorted(batch) == ["bad", "each", "flaky"]
+    for command in batch.values():
+        start(machine, command)
+    machine.apply(machine.failed(batch["flaky"], error("transient"), None, 1.5))
+    machine.apply(machine.succeeded(batch["each"], {}, 1.5))
+    machine.apply(machine.failed(batch["bad"], error("permanent", "no"), None, 2.0))
+    (failed,) = records(machine.decide(2.0))
+    machine.apply(failed)
+    steps = machine.state.steps
+    assert steps["flaky"].status is StepStatus.CANCELLED  # it had run, and waited to retry
+    assert steps["after"].status is StepStatus.SKIPPED
+    assert steps["each"].status is StepStatus.CANCELLED
+    assert [t.status for t in steps["each"].tasks] == [StepStatus.SUCCEEDED, StepStatus.SKIPPED]
+    assert machine.state.finished_steps == len(steps)
