@@ -267,7 +267,7 @@ class RunMachine:
             step.inputs = render(plan_step.inputs, self.state.inputs, self.state.step_outputs)
             items = self._fan_out_items(plan_step, step.inputs)
         except (MissingValue, _FanOutError) as exc:
-            step.input_error = str(exc)
+            step.input_error = str(exc) + self._silent_fan_outs(plan_step)
             step.tasks = [TaskState(step.id, None)]
             self._push(step.id, None)
             return
@@ -280,6 +280,20 @@ class RunMachine:
             self._step_succeeded(step, {name: [] for name in plan_step.outputs})
         for i in range(items):
             self._push(step.id, i)
+
+    def _silent_fan_outs(self, plan_step: PlanStep) -> str:
+        """A hint naming dependencies that fanned out, lost every item and declare no
+        outputs: they have no output names to give (declared ones would be null lists)."""
+        hints = []
+        for dep_id in plan_step.depends_on:
+            dep = self.state.steps[dep_id]
+            silent = dep.tasks and dep.failed_items == len(dep.tasks)
+            if silent and not self.plan.steps[dep_id].outputs:
+                hints.append(
+                    f"; all {len(dep.tasks)} items of step '{dep_id}' failed, so it has no "
+                    "outputs: declare them (`outputs:`) to get a list of nulls instead"
+                )
+        return "".join(hints)
 
     def _fan_out_items(self, plan_step: PlanStep, inputs: dict[str, Any]) -> int | None:
         if plan_step.fan_out is None:

@@ -752,3 +752,24 @@ steps:
     assert steps["each"].status is StepStatus.CANCELLED
     assert [t.status for t in steps["each"].tasks] == [StepStatus.SUCCEEDED, StepStatus.SKIPPED]
     assert machine.state.finished_steps == len(steps)
+
+
+def test_reading_a_fan_out_that_lost_every_item_and_declares_no_outputs_says_so() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: each, action: echo, parallel: {over: x}, inputs: {x: [1, 2]}, on_failure: continue}
+  - {id: after, action: echo, inputs: {v: $steps.each.y}}
+"""
+    )
+    machine = new_machine(plan)
+    for command in starts(machine.decide(1.0)):
+        start(machine, command)
+        machine.apply(machine.failed(command, error("permanent"), None, 2.0))
+    assert machine.state.steps["each"].status is StepStatus.SUCCEEDED
+    (failure,) = records(machine.decide(2.0))
+    assert isinstance(failure, ev.StepFailed)
+    assert failure.error.message == (
+        "$steps.each.y: step 'each' has no output 'y'; all 2 items of step 'each' failed, "
+        "so it has no outputs: declare them (`outputs:`) to get a list of nulls instead"
+    )
