@@ -196,10 +196,13 @@ class RunMachine:
             step.running -= 1
 
     def _finish(self, status: RunStatus, at: float) -> None:
-        self.state.status, self.state.finished_at = status, at
+        state = self.state
+        state.status, state.finished_at = status, at
+        if state.finished_steps == len(state.steps) and state.running == 0:
+            return  # every step has ended (a run that succeeded): nothing to scan
         # Attempts still running are abandoned with the run: nothing will record their end.
         # What never started never will: skipped. A step that had begun is cancelled.
-        for step in self.state.steps.values():
+        for step in state.steps.values():
             begun = False
             for task in step.tasks:
                 begun = begun or task.attempt > 0
@@ -210,8 +213,8 @@ class RunMachine:
             step.running = 0
             if not step.status.finished:
                 step.status = StepStatus.CANCELLED if begun else StepStatus.SKIPPED
-                self.state.finished_steps += 1
-        self.state.running = 0
+                state.finished_steps += 1
+        state.running = 0
 
     # -- graph propagation ----------------------------------------------
 
