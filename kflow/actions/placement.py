@@ -55,13 +55,16 @@ def is_pinned_to_threads(func: Callable[..., Any]) -> bool:
 
 
 def starts_own_loop(exc: BaseException) -> bool:
-    """Whether `exc` is asyncio refusing to start a loop inside kflow's running one.
+    """Whether `exc` is asyncio refusing to start a loop inside kflow's running one."""
+    return isinstance(exc, RuntimeError) and any(t in str(exc) for t in _OWN_LOOP_ERRORS)
 
-    If so, the coroutine the function handed to asyncio never started: it is closed here,
-    so that running the call again in a thread leaves no "never awaited" warning behind.
+
+def close_unstarted_coroutines(exc: BaseException) -> None:
+    """Close the coroutines asyncio was handed when it raised `exc` and never started.
+
+    Running the call again in a thread makes new ones; closing these keeps a "coroutine
+    was never awaited" warning from following the refusal.
     """
-    if not isinstance(exc, RuntimeError) or not any(t in str(exc) for t in _OWN_LOOP_ERRORS):
-        return False
     trace = exc.__traceback__
     while trace is not None:
         frame = trace.tb_frame
@@ -73,7 +76,6 @@ def starts_own_loop(exc: BaseException) -> bool:
                 ):
                     value.close()
         trace = trace.tb_next
-    return True
 
 
 class Placement:

@@ -12,7 +12,13 @@ from typing import Any
 
 from kflow.actions import threads
 from kflow.actions.base import StepContext, bind_context
-from kflow.actions.placement import Placement, is_pinned_to_threads, starts_own_loop, timed_call
+from kflow.actions.placement import (
+    Placement,
+    close_unstarted_coroutines,
+    is_pinned_to_threads,
+    starts_own_loop,
+    timed_call,
+)
 from kflow.errors import ActionNotFound, ErrorKind, StepFailure
 from kflow.spec.suggest import closest, did_you_mean
 
@@ -111,6 +117,7 @@ class PythonAction:
             except RuntimeError as exc:
                 if not starts_own_loop(exc):
                     raise
+                close_unstarted_coroutines(exc)
                 placement.demote(for_good=True)  # and run the call again, in a thread
             finally:
                 placement.observe(time.perf_counter() - wall, time.thread_time() - cpu)
