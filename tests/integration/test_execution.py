@@ -222,19 +222,27 @@ def test_pause_and_resume_from_another_service_while_the_run_executes(service: S
     asyncio.run(scenario())
 
 
-def test_cancel_records_the_reason_and_stops_running_steps(service: Service) -> None:
-    workflow = plan(f'steps:\n  - {{id: slow, action: "{S}:probe", inputs: {{seconds: 30}}}}\n')
+def cancelled_while_running(
+    service: Service, workflow: Plan, reason: str, *, linger: float = 0.0
+) -> str:
+    """Execute `workflow`, cancel it from another service 0.1 s in; wait `linger` after."""
 
     async def scenario() -> str:
         run_id = await service.create(workflow)
         execution = asyncio.ensure_future(service.execute([run_id]))
         await asyncio.sleep(0.1)
-        await Service(service.store).cancel(run_id, "wrong topic")
+        await Service(service.store).cancel(run_id, reason)
         (result,) = await asyncio.wait_for(execution, 5)
         assert result.status == "cancelled"
+        await asyncio.sleep(linger)
         return run_id
 
-    run_id = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_cancel_records_the_reason_and_stops_running_steps(service: Service) -> None:
+    workflow = plan(f'steps:\n  - {{id: slow, action: "{S}:probe", inputs: {{seconds: 30}}}}\n')
+    run_id = cancelled_while_running(service, workflow, "wrong topic")
     assert service.status(run_id).reason == "wrong topic"
     with pytest.raises(RunStateError, match="has already been cancelled; nothing to cancel"):
         asyncio.run(service.cancel(run_id))
@@ -499,18 +507,8 @@ def test_a_sleep_with_bad_inputs_fails_with_the_actions_message(service: Service
     )
 
 
-def test_cancelling_a_sleeping_run_stops_its_timer(service: Service) -> None:
+def test_a_run_cancelled_while_it_sleeps_records_nothing_after_its_end(service: Service) -> None:
     workflow = plan("steps:\n  - {id: nap, action: sleep, inputs: {seconds: 0.4}}\n")
-
-    async def scenario() -> str:
-        run_id = await service.create(workflow)
-        execution = asyncio.ensure_future(service.execute([run_id]))
-        await asyncio.sleep(0.1)
-        await Service(service.store).cancel(run_id, "not needed")
-        (result,) = await asyncio.wait_for(execution, 5)
-        assert result.status == "cancelled"
-        await asyncio.sleep(0.5)  # past the nap's end: nothing more may be recorded
-        return run_id
-
-    run_id = asyncio.run(scenario())
+    # Lingering past the nap's end: its timer must not record anything any more.
+    run_id = cancelled_while_running(service, workflow, "not needed", linger=0.5)
     assert isinstance(service.history(run_id)[-1], ev.RunCancelled)
