@@ -88,16 +88,18 @@ class Placement:
         self._streak = 0
         self._needed = PROMOTE_AFTER
 
-    def observe(self, wall: float, cpu: float) -> None:
-        """Take in one call's wall and CPU seconds (wherever it ran)."""
+    def observe(self, wall: float, cpu: float) -> bool:
+        """Take in one call's wall and CPU seconds (wherever it ran); True if the call
+        ran on the loop and was too slow for it (the function is back in threads)."""
         quick = wall <= QUICK_SECONDS and wall - cpu <= WAIT_SLACK_SECONDS
         if self.on_loop:
             if not quick:
                 self.demote()
-            return
+            return not quick
         self._streak = self._streak + 1 if quick else 0
         if self._streak >= self._needed and not self._pinned:
             self.on_loop = True
+        return False
 
     def demote(self, *, for_good: bool = False) -> None:
         """Send the function back to threads (for good: never promote it again)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import pkgutil
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +23,7 @@ from kflow.actions.placement import (
 from kflow.errors import ActionNotFound, ErrorKind, StepFailure
 from kflow.spec.suggest import closest, did_you_mean
 
+_log = logging.getLogger(__name__)
 _KEYWORDABLE = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
@@ -111,7 +113,7 @@ class PythonAction:
     async def _call_sync(self, inputs: Mapping[str, Any]) -> Any:
         placement = self.placement
         if placement.on_loop:
-            wall, cpu = time.perf_counter(), time.thread_time()
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 return self.func(**inputs)
             except RuntimeError as exc:
@@ -119,8 +121,21 @@ class PythonAction:
                     raise
                 close_unstarted_coroutines(exc)
                 placement.demote(for_good=True)  # and run the call again, in a thread
+                _log.warning(
+                    "%s starts an event loop of its own; it runs in worker threads from now on",
+                    self.name,
+                    extra={"action": "step_function_demoted"},
+                )
             finally:
-                placement.observe(time.perf_counter() - wall, time.thread_time() - cpu)
+                wall = time.perf_counter() - started
+                if placement.observe(wall, time.thread_time() - cpu):
+                    _log.warning(
+                        "%s held up the event loop for %.1f ms; it runs in worker threads "
+                        "again (mark it @kflow.in_thread if it can block)",
+                        self.name,
+                        wall * 1000,
+                        extra={"action": "step_function_demoted"},
+                    )
         call = {"func": self.func, "kwargs": inputs}
         result, wall, cpu = await threads.run_in_thread(timed_call, call)
         placement.observe(wall, cpu)
