@@ -6,6 +6,7 @@ import errno
 import math
 import traceback as tb
 from dataclasses import dataclass
+from types import TracebackType
 
 from kflow.errors import ErrorKind, StepFailure
 
@@ -104,5 +105,18 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def _traceback(exc: BaseException) -> str:
-    text = "".join(tb.format_exception(exc))
+    text = "".join(tb.format_exception(type(exc), exc, _from_user_code(exc.__traceback__)))
     return text if len(text) <= _TRACEBACK_CHARS else "...\n" + text[-_TRACEBACK_CHARS:]
+
+
+def _from_user_code(trace: TracebackType | None) -> TracebackType | None:
+    """The traceback without its leading frames of kflow and asyncio (how the step was
+    called, in a thread or on the loop), unless there is nothing else: a bug of kflow's."""
+    first = trace
+    while trace is not None and _is_plumbing(trace.tb_frame.f_globals.get("__name__", "")):
+        trace = trace.tb_next
+    return trace or first
+
+
+def _is_plumbing(module: str) -> bool:
+    return module == "kflow" or module.startswith(("kflow.", "asyncio.", "concurrent."))

@@ -116,6 +116,7 @@ def test_an_exception_from_an_action_is_classified_and_reported(service: Service
     details = service.status(result.run_id).steps[0].details  # from the stored journal
     assert details is not None and details.startswith("Traceback (most recent call last)")
     assert "in boom" in details and details.rstrip().endswith("ValueError: the answer was not 42")
+    assert "kflow/" not in details, "the traceback should start at the step's own code"
 
 
 def test_a_deliberate_step_failure_stores_its_details_not_kflows_frames(

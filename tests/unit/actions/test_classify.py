@@ -7,6 +7,7 @@ import pytest
 
 from kflow.actions import Classified, classify
 from kflow.errors import ErrorKind, StepFailure
+from kflow.spec.models import parse_duration
 
 
 class Throttled(Exception):
@@ -99,3 +100,14 @@ def test_the_traceback_is_included_only_when_asked() -> None:
     assert text is not None
     assert "Traceback (most recent call last)" in text
     assert "ValueError: deep inside" in text
+
+
+def test_a_failure_inside_kflow_keeps_its_frames() -> None:
+    try:
+        parse_duration("a while")
+    except ValueError as exc:
+        caught = exc
+    assert caught.__traceback__ is not None
+    caught.__traceback__ = caught.__traceback__.tb_next  # as if kflow had called it
+    text = classify(caught, with_traceback=True).traceback
+    assert text is not None and "kflow/spec/models.py" in text

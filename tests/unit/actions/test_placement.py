@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import kflow
-from kflow.actions import PythonAction, StepContext, current_step
+from kflow.actions import PythonAction, StepContext, classify, current_step
 from kflow.actions.placement import (
     BACKOFF,
     PROMOTE_AFTER,
@@ -181,5 +181,14 @@ def test_errors_of_a_function_on_the_loop_propagate_unchanged(context: StepConte
     def fails() -> None:
         raise KeyError("missing")
 
-    with pytest.raises(KeyError, match="missing"):
+    with pytest.raises(KeyError, match="missing") as caught:
         calls(promoted(PythonAction(fails)), context, 1)
+    # Called by kflow's driver, the outermost frames are kflow's: drop the test's own.
+    error = caught.value
+    while error.__traceback__ and error.__traceback__.tb_frame.f_globals["__name__"] != (
+        "kflow.actions.python"
+    ):
+        error.__traceback__ = error.__traceback__.tb_next
+    text = classify(error, with_traceback=True).traceback
+    assert text is not None and "in fails" in text
+    assert "kflow/" not in text, "the traceback should start at the step's own code"
