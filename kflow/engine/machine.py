@@ -18,7 +18,7 @@ import msgspec
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
 from kflow.engine.failure import decide_failure
-from kflow.engine.state import RunState, RunStatus, StepState, StepStatus, TaskState
+from kflow.engine.state import RunState, RunStatus, StepState, StepStates, StepStatus, TaskState
 from kflow.errors import ErrorKind
 from kflow.expr import MissingValue, render, resolve
 from kflow.plan import Plan, PlanStep
@@ -34,7 +34,7 @@ class RunMachine:
 
     def __init__(self, plan: Plan, created: ev.RunCreated) -> None:
         self.plan = plan
-        steps = {s.id: StepState(s.id, waiting=len(s.depends_on)) for s in plan.steps.values()}
+        steps = StepStates(plan.waiting)
         self.state = RunState(
             run_id=created.run_id,
             workflow_id=created.workflow_id,
@@ -50,9 +50,8 @@ class RunMachine:
         self._uncommitted: list[tuple[_ReadyKey, int]] = []
         """The staged tasks again, best first (entries already promoted are dropped lazily)."""
         self._retries: list[tuple[float, str, int]] = []
-        for step_id in plan.order:
-            if steps[step_id].waiting == 0:
-                self._make_ready(steps[step_id])
+        for step_id in plan.roots:
+            self._make_ready(steps[step_id])
 
     # -- folding events -------------------------------------------------
 
@@ -178,7 +177,7 @@ class RunMachine:
     def _on_recovered(self) -> None:
         # Attempts that were running when the previous worker died are lost:
         # make them ready again; the next start gets a new attempt number.
-        for step in self.state.steps.values():
+        for step in self.state.steps.made():  # a step never looked up never ran
             if step.running == 0:
                 continue
             for task in step.tasks:
@@ -198,7 +197,7 @@ class RunMachine:
     def _finish(self, status: RunStatus, at: float) -> None:
         state = self.state
         state.status, state.finished_at = status, at
-        if state.finished_steps == len(state.steps) and state.running == 0:
+        if state.finished_steps == len(self.plan.order) and state.running == 0:
             return  # every step has ended (a run that succeeded): nothing to scan
         # Attempts still running are abandoned with the run: nothing will record their end.
         # What never started never will: skipped. A step that had begun is cancelled.
@@ -389,7 +388,7 @@ class RunMachine:
         if state.failing and state.running == 0:
             assert state.error is not None
             return [cmd.Record(ev.RunFailed(at=now, error=state.error, step=state.failed_step))]
-        if state.finished_steps == len(state.steps) and state.running == 0:
+        if state.finished_steps == len(self.plan.order) and state.running == 0:
             commands.append(cmd.Record(self._conclusion(now)))
             return commands
         if deadline is None and self.plan.timeout is not None and commands:

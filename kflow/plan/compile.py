@@ -99,6 +99,8 @@ class _Compiler:
             steps=steps,
             order=ordered,
             position={step_id: i for i, step_id in enumerate(ordered)},
+            waiting={step_id: len(steps[step_id].depends_on) for step_id in ordered},
+            roots=tuple(step_id for step_id in ordered if not steps[step_id].depends_on),
             inputs=tuple(spec.inputs),
             outputs=outputs,
             max_concurrency=1 if spec.engine.type == "sequential" else spec.engine.max_concurrency,

@@ -103,6 +103,10 @@ class Plan:
     """A topological order of the step ids (definition order among independent steps)."""
     position: Mapping[str, int]
     """Each step id's index in `order` (the ready queue's tie-break)."""
+    waiting: Mapping[str, int]
+    """Each step id's number of dependencies, in `order`."""
+    roots: tuple[str, ...]
+    """The steps without dependencies, in `order`: a run starts with them."""
     inputs: tuple[InputSpec, ...]
     outputs: tuple[OutputBinding, ...]
     max_concurrency: int
