@@ -88,18 +88,23 @@ class Placement:
         self._streak = 0
         self._needed = PROMOTE_AFTER
 
-    def observe(self, wall: float, cpu: float) -> bool:
-        """Take in one call's wall and CPU seconds (wherever it ran); True if the call
-        ran on the loop and was too slow for it (the function is back in threads)."""
+    def observe(self, wall: float, cpu: float, *, ran_on_loop: bool) -> bool:
+        """Take in one call's wall and CPU seconds; True if it ran on the loop and was too
+        slow for it (the function is back in threads). Pass `math.inf` as the wall time of
+        a call that was cancelled before it returned."""
         quick = wall <= QUICK_SECONDS and wall - cpu <= WAIT_SLACK_SECONDS
+        if quick:
+            self._streak += 1
+            if self._streak >= self._needed and not self._pinned:
+                self.on_loop = True
+            return False
         if self.on_loop:
-            if not quick:
-                self.demote()
-            return not quick
-        self._streak = self._streak + 1 if quick else 0
-        if self._streak >= self._needed and not self._pinned:
-            self.on_loop = True
-        return False
+            # Also for a slow call that began in a thread before the promotion: the
+            # function can be slow, and its next call would run on the loop.
+            self.demote()
+        else:
+            self._streak = 0
+        return ran_on_loop
 
     def demote(self, *, for_good: bool = False) -> None:
         """Send the function back to threads (for good: never promote it again)."""
@@ -109,11 +114,16 @@ class Placement:
         self._pinned = self._pinned or for_good
 
 
-def timed_call(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> tuple[Any, float, float]:
-    """Call `func(**kwargs)`; return its result with the call's wall and CPU seconds.
+def timed_call(
+    func: Callable[..., Any], kwargs: Mapping[str, Any]
+) -> tuple[Any, Exception | None, float, float]:
+    """Call `func(**kwargs)`; return its result or error, with the call's wall and CPU seconds.
 
     CPU time is this thread's own, so it can be taken in a worker thread too.
     """
     wall, cpu = time.perf_counter(), time.thread_time()
-    result = func(**kwargs)
-    return result, time.perf_counter() - wall, time.thread_time() - cpu
+    try:
+        result, error = func(**kwargs), None
+    except Exception as exc:  # timed like a result; the caller raises it
+        result, error = None, exc
+    return result, error, time.perf_counter() - wall, time.thread_time() - cpu

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import math
 import pkgutil
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -128,7 +129,7 @@ class PythonAction:
                 )
             finally:
                 wall = time.perf_counter() - started
-                if placement.observe(wall, time.thread_time() - cpu):
+                if placement.observe(wall, time.thread_time() - cpu, ran_on_loop=True):
                     _log.warning(
                         "%s held up the event loop for %.1f ms; it runs in worker threads "
                         "again (mark it @kflow.in_thread if it can block)",
@@ -137,8 +138,16 @@ class PythonAction:
                         extra={"action": "step_function_demoted"},
                     )
         call = {"func": self.func, "kwargs": inputs}
-        result, wall, cpu = await threads.run_in_thread(timed_call, call)
-        placement.observe(wall, cpu)
+        try:
+            result, error, wall, cpu = await threads.run_in_thread(timed_call, call)
+        except BaseException:
+            # Cancelled, by the step's timeout or the end of the run: the call may block,
+            # so it ends the run of quick calls that would move the function onto the loop.
+            placement.observe(math.inf, 0.0, ran_on_loop=False)
+            raise
+        placement.observe(wall, cpu, ran_on_loop=False)
+        if error is not None:
+            raise error
         return result
 
     def check_inputs(self, inputs: Mapping[str, Any]) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from typing import Any
@@ -28,7 +29,7 @@ WAITED = (0.0003, 0.0003 - WAIT_SLACK_SECONDS * 2)
 
 def observed(placement: Placement, *calls: tuple[float, float]) -> Placement:
     for wall, cpu in calls:
-        placement.observe(wall, cpu)
+        placement.observe(wall, cpu, ran_on_loop=placement.on_loop)
     return placement
 
 
@@ -53,6 +54,20 @@ def test_one_slow_or_waiting_call_on_the_loop_sends_it_back_for_longer(
     assert not placement.on_loop
     assert not observed(placement, *[QUICK] * (PROMOTE_AFTER * BACKOFF - 1)).on_loop
     assert observed(placement, QUICK).on_loop
+
+
+def test_a_call_cancelled_in_a_thread_starts_the_count_again() -> None:
+    placement = observed(Placement(), *[QUICK] * (PROMOTE_AFTER - 1), (math.inf, 0.0))
+    assert not observed(placement, *[QUICK] * (PROMOTE_AFTER - 1)).on_loop
+    assert observed(placement, QUICK).on_loop
+
+
+def test_a_slow_thread_call_that_ends_after_the_promotion_sends_it_back_quietly() -> None:
+    placement = observed(Placement(), *[QUICK] * PROMOTE_AFTER)
+    assert placement.on_loop
+    held_up_the_loop = placement.observe(*SLOW, ran_on_loop=False)
+    assert not held_up_the_loop and not placement.on_loop
+    assert not observed(placement, *[QUICK] * (PROMOTE_AFTER * BACKOFF - 1)).on_loop
 
 
 def test_a_pinned_function_never_moves_to_the_loop() -> None:
@@ -192,3 +207,52 @@ def test_errors_of_a_function_on_the_loop_propagate_unchanged(context: StepConte
     text = classify(error, with_traceback=True).traceback
     assert text is not None and "in fails" in text
     assert "kflow/" not in text, "the traceback should start at the step's own code"
+
+
+class ObservedCalls:
+    """Wraps a placement's `observe` to keep what each call reported."""
+
+    def __init__(self, action: PythonAction) -> None:
+        self.seen: list[tuple[float, bool]] = []
+        self._observe = action.placement.observe
+        action.placement.observe = self  # type: ignore[method-assign]
+
+    def __call__(self, wall: float, cpu: float, *, ran_on_loop: bool) -> bool:
+        self.seen.append((wall, ran_on_loop))
+        return self._observe(wall, cpu, ran_on_loop=ran_on_loop)
+
+
+def test_a_thread_call_cut_off_by_the_steps_timeout_ends_the_quick_streak(
+    context: StepContext,
+) -> None:
+    release = threading.Event()
+
+    def blocks() -> None:
+        release.wait(5)
+
+    action = PythonAction(blocks)
+    calls_seen = ObservedCalls(action)
+
+    async def timed_out() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(action({}, context), 0.01)
+        release.set()
+
+    asyncio.run(timed_out())
+    assert calls_seen.seen == [(math.inf, False)]
+
+
+def test_an_error_raised_in_a_thread_is_timed_and_propagates_unchanged(
+    context: StepContext,
+) -> None:
+    def fails() -> None:
+        raise ValueError("bad input")
+
+    action = PythonAction(fails)
+    calls_seen = ObservedCalls(action)
+    with pytest.raises(ValueError, match="bad input") as caught:
+        calls(action, context, 1)
+    ((wall, ran_on_loop),) = calls_seen.seen
+    assert wall < 1 and not ran_on_loop
+    text = classify(caught.value, with_traceback=True).traceback
+    assert text is not None and "in fails" in text
