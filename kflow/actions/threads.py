@@ -24,18 +24,24 @@ _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
 class ThreadHandoff:
-    """A thread pool bound to one event loop, returning results to it in batches."""
+    """A thread pool for one event loop, returning results to it in batches.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, threads: int = THREADS) -> None:
-        self._loop = loop
+    It holds no reference to the loop (each call's future knows its loop), so a loop
+    that is done with can be collected, and its threads end with it.
+    """
+
+    def __init__(self, threads: int = THREADS) -> None:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="kflow-step")
         self._lock = threading.Lock()
         self._finished: list[_Outcome] = []
         self._wake_pending = False
 
-    def run(self, func: Callable[..., Any], kwargs: Mapping[str, Any]) -> asyncio.Future[Any]:
-        """Call `func(**kwargs)` in a thread, in a copy of the caller's context."""
-        future: asyncio.Future[Any] = self._loop.create_future()
+    def run(
+        self, loop: asyncio.AbstractEventLoop, func: Callable[..., Any], kwargs: Mapping[str, Any]
+    ) -> asyncio.Future[Any]:
+        """Call `func(**kwargs)` in a thread, in a copy of the caller's context; the
+        future is `loop`'s."""
+        future: asyncio.Future[Any] = loop.create_future()
         context = contextvars.copy_context()  # so current_step() works in the thread too
         self._pool.submit(self._call, future, context, func, kwargs)
         return future
@@ -58,7 +64,7 @@ class ThreadHandoff:
             self._wake_pending = True
         # A closed loop raises RuntimeError: nobody awaits these results any more.
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._settle)
+            future.get_loop().call_soon_threadsafe(self._settle)
 
     def _settle(self) -> None:
         with self._lock:
@@ -86,6 +92,6 @@ def run_in_thread(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> asynci
     loop = asyncio.get_running_loop()
     handoff = _handoffs.get(loop)
     if handoff is None:
-        handoff = _handoffs[loop] = ThreadHandoff(loop)
+        handoff = _handoffs[loop] = ThreadHandoff()
         weakref.finalize(loop, handoff.shutdown)
-    return handoff.run(func, kwargs)
+    return handoff.run(loop, func, kwargs)

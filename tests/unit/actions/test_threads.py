@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
+import time
+import weakref
 
 import pytest
 
@@ -54,3 +57,25 @@ def test_blocking_calls_overlap() -> None:
         await asyncio.gather(*(run_in_thread(barrier.wait, {}) for _ in range(8)))
 
     asyncio.run(together())  # would time out if the calls ran one at a time
+
+
+def step_threads() -> int:
+    return sum(t.name.startswith("kflow-step") for t in threading.enumerate())
+
+
+def test_a_finished_loops_threads_end_with_it() -> None:
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def one_call() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        await run_in_thread(threading.get_ident, {})
+
+    before = step_threads()
+    for _ in range(5):
+        asyncio.run(one_call())
+    gc.collect()
+    assert all(loop() is None for loop in loops), "a finished loop is still held"
+    deadline = time.monotonic() + 5
+    while step_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert step_threads() <= before
