@@ -52,14 +52,14 @@ def _seconds(value: object) -> float:
             "sleep needs a `seconds` input, e.g. seconds: 5 or seconds: '250ms'",
             ErrorKind.VALIDATION,
         )
-    if isinstance(value, str):
-        from kflow.spec.models import parse_duration  # pydantic is heavy; load it only here
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        from kflow.spec.models import parse_duration
 
         try:
             value = parse_duration(value)
         except ValueError as exc:
             raise StepFailure(f"sleep: `seconds`: {exc}", ErrorKind.VALIDATION) from None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, float) and value >= 0:
         return value
     raise StepFailure(
         f"sleep: `seconds` must be a number of seconds >= 0, not {value!r}", ErrorKind.VALIDATION

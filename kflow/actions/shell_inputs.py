@@ -126,15 +126,15 @@ def _env(value: object, problems: list[str]) -> dict[str, str] | None:
 def _timeout(value: object, problems: list[str]) -> float | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        from kflow.spec.models import parse_duration  # pydantic is heavy; load it only here
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        from kflow.spec.models import parse_duration
 
         try:
             value = parse_duration(value)
         except ValueError as exc:
             problems.append(f"`timeout`: {exc}")
             return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
+    if isinstance(value, float) and value > 0:
+        return value
     problems.append(f"`timeout` must be a positive number of seconds, not {value!r}")
     return None

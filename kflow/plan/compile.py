@@ -30,7 +30,7 @@ from kflow.plan.references import ReferenceChecker
 from kflow.plan.reporter import Reporter
 from kflow.spec import suggest
 from kflow.spec.loader import LoadedSpec
-from kflow.spec.models import ErrorHandlingSpec, StepSpec, WorkflowSpec
+from kflow.spec.models import ErrorHandlingSpec, StepSpec, WorkflowSpec, parse_duration
 from kflow.spec.source import Path, SourceMap
 
 
@@ -137,12 +137,35 @@ class _Compiler:
         A step's weight is its `estimate`, else the literal `seconds` of a `sleep`; steps
         with neither weigh the mean of the known ones. With nothing known: None (count steps).
         """
-        known: list[float | None] = [_estimate(step) for step in self.spec.steps]
+        known = [self._estimate(step, i) for i, step in enumerate(self.spec.steps)]
         given = [w for w in known if w is not None]
         if not given:
             return None
         mean = sum(given) / len(given)
         return [mean if w is None else w for w in known]
+
+    def _estimate(self, step: StepSpec, i: int) -> float | None:
+        """The step's `estimate`, else the literal `seconds` of a `sleep` (checked here,
+        so a wait that could never run is reported with the definition's other problems)."""
+        if step.estimate is not None:
+            return step.estimate
+        seconds = step.inputs.get("seconds")
+        literal = isinstance(seconds, int | float | str) and "$" not in str(seconds)
+        if step.action != "sleep" or not literal:
+            return None
+        try:
+            parsed = parse_duration(seconds)
+        except ValueError as exc:
+            parsed = exc
+        if isinstance(parsed, float) and parsed >= 0:
+            return parsed
+        problem = parsed if isinstance(parsed, ValueError) else f"{seconds!r} is below zero"
+        self.report.add(
+            ("steps", i, "inputs", "seconds"),
+            f"steps[{i}].inputs.seconds: {problem}",
+            "sleep takes seconds >= 0, as a number or with units, e.g. 30, '250ms', '5m'",
+        )
+        return None
 
     def _dependencies(self, step: StepSpec, i: int) -> list[int]:
         """Explicit `depends_on` and referenced steps, in definition order."""
@@ -241,16 +264,3 @@ class _Compiler:
                     "or declare the output in a step's `outputs:`",
                 )
         return tuple(bindings)
-
-
-def _estimate(step: StepSpec) -> float | None:
-    if step.estimate is not None:
-        return step.estimate
-    seconds = step.inputs.get("seconds")
-    if (
-        step.action == "sleep"
-        and isinstance(seconds, int | float)
-        and not isinstance(seconds, bool)
-    ):
-        return float(seconds)
-    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from functools import partial
@@ -125,6 +126,8 @@ class RunDriver:
             if not isinstance(action, TimerAction):
                 return None
             seconds = action.seconds(start.inputs)
+            if not (math.isfinite(seconds) and seconds >= 0):
+                return None  # the loop cannot keep such a timer: the task fails or waits
             result = action.result(seconds)
         except Exception:
             return None  # as a task, the attempt reports the problem like any other action

@@ -6,7 +6,9 @@ them from this file's source when asked, which keeps them out of the import's co
 
 from __future__ import annotations
 
+import math
 import re
+import reprlib
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -35,25 +37,39 @@ _DURATION_SCHEMA = {
 
 
 def parse_duration(value: object) -> object:
-    """Turn `30`, `1.5`, `"300s"`, `"5m"`, `"1h30m"` or `"250ms"` into seconds."""
+    """Turn `30`, `1.5`, `"300s"`, `"5m"`, `"1h30m"` or `"250ms"` into seconds (a float).
+
+    ValueError if the text is not a duration or the number is not finite; a value of
+    any other type is returned as it is, for the caller to reject.
+    """
     if isinstance(value, bool):
         raise ValueError(f"{str(value).lower()} is not a duration; write seconds, e.g. 30 or '5m'")
     if isinstance(value, int | float):
-        return float(value)
+        return _finite(value, value)
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         try:
-            return float(text)
+            seconds = float(text)
         except ValueError:
-            pass
-        parts = _DURATION_PART.findall(text)
-        if parts and "".join(n + u for n, u in parts) == text:
-            return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-        raise ValueError(
-            f"'{value}' is not a duration; write seconds as a number or use units, "
-            "e.g. 30, '300s', '5m', '1h30m', '250ms'"
-        )
+            parts = _DURATION_PART.findall(text)
+            if not parts or "".join(n + u for n, u in parts) != text:
+                raise ValueError(
+                    f"'{value}' is not a duration; write seconds as a number or use units, "
+                    "e.g. 30, '300s', '5m', '1h30m', '250ms'"
+                ) from None
+            seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+        return _finite(seconds, value)
     return value
+
+
+def _finite(number: float, written: object) -> float:
+    try:
+        seconds = float(number)
+    except OverflowError:  # an int beyond a float's range
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise ValueError(f"{reprlib.repr(written)} is not a finite number of seconds")
+    return seconds
 
 
 Duration = Annotated[

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kflow.actions import KflowConfig
+from kflow.actions.builtin import Sleep
 from kflow.engine import events as ev
 from kflow.errors import InputError, RunStateError
 from kflow.plan import Plan, load_plan
@@ -498,14 +499,39 @@ def test_a_sleep_longer_than_its_timeout_fails_at_the_timeout(service: Service) 
     assert step.error == "step 'nap' did not finish within its timeout of 0.05s"
 
 
-def test_a_sleep_with_bad_inputs_fails_with_the_actions_message(service: Service) -> None:
-    workflow = plan("steps:\n  - {id: nap, action: sleep, inputs: {seconds: soon}}\n")
-    result = asyncio.run(service.run(workflow))
+NAP = "inputs:\n  - {name: nap, type: any}\nsteps:\n  - {id: nap, action: sleep, inputs: {seconds: $inputs.nap}}\n"
+
+
+@pytest.mark.parametrize(
+    ("nap", "message"),
+    [
+        (
+            "soon",
+            "sleep: `seconds`: 'soon' is not a duration; write seconds as a number or use "
+            "units, e.g. 30, '300s', '5m', '1h30m', '250ms'",
+        ),
+        (10**400, "sleep: `seconds`: 100000000000000000...0000000000000000000 is not a finite"),
+        (-1, "sleep: `seconds` must be a number of seconds >= 0, not -1.0"),
+    ],
+    ids=["not-a-duration", "beyond-a-float", "negative"],
+)
+def test_a_sleep_with_bad_inputs_fails_with_the_actions_message(
+    service: Service, nap: object, message: str
+) -> None:
+    result = asyncio.run(service.run(plan(NAP), {"nap": nap}))
     assert result.status == "failed"
-    assert result.error == (
-        "sleep: `seconds`: 'soon' is not a duration; write seconds as a number or use units, "
-        "e.g. 30, '300s', '5m', '1h30m', '250ms'"
-    )
+    assert result.error is not None and result.error.startswith(message)
+
+
+def test_a_timer_action_asking_for_a_wait_no_timer_can_hold_fails_its_step(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A TimerAction of kflow's own always checks its seconds; one that did not must
+    # fail its step, not break the loop that drives every run.
+    monkeypatch.setattr(Sleep, "seconds", lambda self, inputs: inputs["seconds"])
+    result = asyncio.run(service.run(plan(NAP), {"nap": 10**400}))
+    assert result.status == "failed"
+    assert result.error is not None and "OverflowError" in result.error
 
 
 def test_a_run_cancelled_while_it_sleeps_records_nothing_after_its_end(service: Service) -> None:

@@ -22,6 +22,23 @@ def test_bad_durations_are_rejected_with_examples(text: object) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (10**400, "100000000000000000...0000000000000000000"),
+        (float("inf"), "inf"),
+        (float("nan"), "nan"),
+        ("1e400", "'1e400'"),
+        ("inf", "'inf'"),
+        ("9" * 400 + "h", "'999999999999...999999999999h'"),
+    ],
+)
+def test_durations_beyond_a_float_are_rejected(value: object, shown: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_duration(value)
+    assert str(caught.value) == f"{shown} is not a finite number of seconds"
+
+
 def test_an_enum_input_needs_values() -> None:
     with pytest.raises(ValidationError, match="needs a non-empty `values` list"):
         InputSpec(name="depth", type="enum")
