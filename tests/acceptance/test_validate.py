@@ -145,7 +145,8 @@ def test_validate_names_a_valid_file_whose_path_holds_square_brackets_verbatim(
 def test_each_valid_file_is_reported_ok_on_one_line_when_stdout_is_piped(
     kflow: Kflow, corpus: Path
 ) -> None:
-    file = corpus / "hello.yaml"
+    longer = corpus.parent / "a-folder-whose-name-makes-the-path-longer-than-a-terminal-is-wide"
+    file = Path(shutil.copytree(corpus, longer)) / "hello.yaml"
     assert len(f"{file}: ok") > 80, "the test needs a path longer than the default width"
     result = kflow("validate", file)
     assert result.code == 0, result
