@@ -7,6 +7,7 @@ from typing import Any
 
 from kflow.actions.base import StepContext, TimerAction
 from kflow.errors import ErrorKind, StepFailure
+from kflow.spec.durations import parse_duration
 from kflow.spec.suggest import did_you_mean
 
 
@@ -53,8 +54,6 @@ def _seconds(value: object) -> float:
             ErrorKind.VALIDATION,
         )
     if isinstance(value, str | int | float) and not isinstance(value, bool):
-        from kflow.spec.models import parse_duration
-
         try:
             value = parse_duration(value)
         except ValueError as exc:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from kflow.actions.base import StepContext
 from kflow.errors import ErrorKind, StepFailure
+from kflow.spec.durations import parse_duration
 from kflow.spec.suggest import did_you_mean
 
 INPUTS = ("command", "cwd", "env", "timeout", "parse", "check")
@@ -127,8 +128,6 @@ def _timeout(value: object, problems: list[str]) -> float | None:
     if value is None:
         return None
     if isinstance(value, str | int | float) and not isinstance(value, bool):
-        from kflow.spec.models import parse_duration
-
         try:
             value = parse_duration(value)
         except ValueError as exc:

@@ -29,8 +29,9 @@ from kflow.plan.model import FanOut, OutputBinding, Plan, PlanStep
 from kflow.plan.references import ReferenceChecker
 from kflow.plan.reporter import Reporter
 from kflow.spec import suggest
+from kflow.spec.durations import parse_duration
 from kflow.spec.loader import LoadedSpec
-from kflow.spec.models import ErrorHandlingSpec, StepSpec, WorkflowSpec, parse_duration
+from kflow.spec.models import ErrorHandlingSpec, StepSpec, WorkflowSpec
 from kflow.spec.source import Path, SourceMap
 
 

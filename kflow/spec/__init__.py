@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kflow.spec.durations import parse_duration
 from kflow.spec.inputs import bind_inputs, parse_cli_inputs
 from kflow.spec.loader import (
     LoadedSpec,
@@ -22,7 +23,6 @@ from kflow.spec.models import (
     RetrySpec,
     StepSpec,
     WorkflowSpec,
-    parse_duration,
 )
 from kflow.spec.salvage import Omitted
 from kflow.spec.schema import json_schema

@@ -7,7 +7,7 @@ import pytest
 
 from kflow.actions import Classified, classify
 from kflow.errors import ErrorKind, StepFailure
-from kflow.spec.models import parse_duration
+from kflow.spec.durations import parse_duration
 
 
 class Throttled(Exception):
@@ -110,4 +110,4 @@ def test_a_failure_inside_kflow_keeps_its_frames() -> None:
     assert caught.__traceback__ is not None
     caught.__traceback__ = caught.__traceback__.tb_next  # as if kflow had called it
     text = classify(caught, with_traceback=True).traceback
-    assert text is not None and "kflow/spec/models.py" in text
+    assert text is not None and "kflow/spec/durations.py" in text
