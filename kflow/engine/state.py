@@ -29,15 +29,12 @@ class StepStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     """It was running when the run ended (cancelled or timed out); its result is ignored."""
 
-    @property
-    def finished(self) -> bool:
-        """Whether nothing more will happen to it."""
-        return self in _FINISHED
+    finished: bool
+    """Whether nothing more will happen to it."""
 
-
-_FINISHED = frozenset(
-    {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}
-)
+    def __init__(self, value: str) -> None:
+        # A plain attribute, not a property: it is read several times per step.
+        self.finished = value in ("succeeded", "failed", "skipped", "cancelled")
 
 
 class RunStatus(enum.StrEnum):
@@ -49,10 +46,11 @@ class RunStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
-    @property
-    def finished(self) -> bool:
-        """Whether the run has ended for good."""
-        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+    finished: bool
+    """Whether the run has ended for good."""
+
+    def __init__(self, value: str) -> None:
+        self.finished = value in ("succeeded", "failed", "cancelled")
 
 
 @dataclass(slots=True)
