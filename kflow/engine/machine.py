@@ -354,6 +354,11 @@ class RunMachine:
         state = self.state
         return bool(self._ready) and state.running < state.max_concurrency
 
+    def readied(self, seq: int) -> bool:
+        """Whether folding event `seq` (the latest) made a task ready, which then waits
+        for that event to be durable before it starts."""
+        return bool(self._staged) and self._staged[-1][0] == seq
+
     def promotable(self, durable: int) -> bool:
         """Whether a task waits for an event that is durable now (so `decide` may start it)."""
         return bool(self._staged) and self._staged[0][0] <= durable

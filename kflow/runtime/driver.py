@@ -76,9 +76,13 @@ class RunDriver:
         seq = self._appended = self.machine.state.events
         entry = Entry(self.run_id, seq, event, ev.encode(event))
         self.machine.apply(event)
-        # Nothing waits for a start to be durable (see GroupCommit.append).
-        lazy = isinstance(event, ev.StepStarted)
-        self._journal.append(entry, lambda: self._committed(seq, event), lazy=lazy)
+        # Nothing waits for a start to be durable, nor for a result that readied no step
+        # (see GroupCommit.append): those may share a later commit.
+        starts = isinstance(event, ev.StepStarted)
+        lazy = starts or (isinstance(event, ev.StepSucceeded) and not self.machine.readied(seq))
+        self._journal.append(
+            entry, lambda: self._committed(seq, event), lazy=lazy, starts_attempt=starts
+        )
         if isinstance(event, ev.TERMINAL_EVENTS):
             self._abandon_running()
 

@@ -54,19 +54,25 @@ class GroupCommit:
         """Transactions committed so far (for benchmarks and tests)."""
 
     def append(
-        self, entry: Entry, on_commit: Callback | None = None, *, lazy: bool = False
+        self,
+        entry: Entry,
+        on_commit: Callback | None = None,
+        *,
+        lazy: bool = False,
+        starts_attempt: bool = False,
     ) -> None:
         """Buffer an entry; it is committed with everything else appended in this tick.
 
-        A `lazy` entry (a step starting: nothing waits for it) may wait up to
-        `LAZY_SECONDS` to share the commit of the step's result, which halves the
-        commits of a chain of quick steps. A crash before that commit only loses
-        the record of an attempt that had not finished anyway.
+        A `lazy` entry, one that nothing waits for, may wait up to `LAZY_SECONDS` to
+        share a later commit: a step starting (which halves the commits of a chain of
+        quick steps), or a result that lets no other step start (a fan-out item before
+        the last, say). A crash before that commit loses the record of the attempt or
+        of its result: the step runs again on recovery, as if it had been running.
         """
         self._entries.append(entry)
         if on_commit is not None:
             self._callbacks.append(on_commit)
-        self._started = self._started or lazy
+        self._started = self._started or starts_attempt
         if self._scheduled:
             return
         loop = asyncio.get_running_loop()

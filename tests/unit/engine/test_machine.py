@@ -773,3 +773,24 @@ steps:
         "$steps.each.y: step 'each' has no output 'y'; all 2 items of step 'each' failed, "
         "so it has no outputs: declare them (`outputs:`) to get a list of nulls instead"
     )
+
+
+def test_only_a_result_that_makes_a_step_ready_is_said_to_have_readied_one() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: each, action: echo, parallel: true, inputs: {x: [1, 2, 3]}, outputs: {x: x}}
+  - {id: after, action: echo, inputs: {xs: $steps.each.x}}
+"""
+    )
+    machine = new_machine(plan)
+    items = starts(machine.decide(1.0))
+    for command in items:
+        start(machine, command)
+    readied = []
+    for command in items:
+        machine.apply(machine.succeeded(command, dict(command.inputs), 1.0))
+        readied.append(machine.readied(machine.state.events - 1))
+    assert readied == [False, False, True]  # only the last item lets `after` start
+    (after,) = starts(machine.decide(1.0, durable=machine.state.events - 1))
+    assert after.step == "after"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 
 from kflow.engine import events as ev
-from kflow.runtime.journal import GroupCommit
+from kflow.runtime.journal import LAZY_SECONDS, GroupCommit
 from kflow.store import Entry, MemoryStore
 from tests.unit.store.test_contract import created, entry
 
@@ -115,3 +115,25 @@ def test_a_failed_commit_in_the_writer_thread_is_reported_and_runs_no_callback()
 
     assert asyncio.run(scenario()) == []
     assert len(errors) == 1
+
+
+def test_a_lazy_entry_waits_for_a_later_commit_and_shares_it() -> None:
+    store = MemoryStore()
+
+    async def scenario() -> list[int]:
+        journal = GroupCommit(store, _unexpected)
+        journal.append(created("r"))
+        await asyncio.sleep(0.001)
+        journal.append(_started(1), lazy=True)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert store.batches == [1], "a lazy entry was committed in its own tick"
+        journal.append(_started(2))  # something waits for this one: both commit now
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert store.batches == [1, 2]
+        journal.append(_started(3), lazy=True)
+        await asyncio.sleep(LAZY_SECONDS * 3)  # alone, it waits no longer than this
+        return store.batches
+
+    assert asyncio.run(scenario()) == [1, 2, 1]
