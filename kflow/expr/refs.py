@@ -151,10 +151,17 @@ def render(
             p if isinstance(p, str) else _as_text(resolve(p, inputs, steps)) for p in template.parts
         )
     if isinstance(template, dict):
-        return {k: render(v, inputs, steps) for k, v in template.items()}
+        # Most inputs are plain values: skip the call for those (a start renders every input).
+        return {
+            k: v if type(v) in _PLAIN else render(v, inputs, steps) for k, v in template.items()
+        }
     if isinstance(template, list):
         return [render(v, inputs, steps) for v in template]
     return template
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Types a compiled template leaves as they are (a string with a reference is not a str)."""
 
 
 def _as_text(value: Any) -> str:

@@ -107,18 +107,22 @@ class RunDriver:
     # -- running actions ----------------------------------------------------
 
     def _start(self, start: cmd.Start) -> None:
-        now = time.time()
+        loop = asyncio.get_running_loop()
+        began = loop.time()  # a timer counts from here, not from after the bookkeeping
         started = ev.StepStarted(
-            at=now, step=start.step, index=start.index, attempt=start.attempt, variant=start.variant
+            at=time.time(),
+            step=start.step,
+            index=start.index,
+            attempt=start.attempt,
+            variant=start.variant,
         )
         self.record(started)
-        loop = asyncio.get_running_loop()
         timer = self._as_timer(start)
         if timer is None:
             attempt: asyncio.Task[None] | asyncio.TimerHandle = loop.create_task(self._run(start))
         else:
             delay, outcome = timer
-            attempt = loop.call_later(delay, self._timer_fired, start, outcome)
+            attempt = loop.call_at(began + delay, self._timer_fired, start, outcome)
         self._running[(start.step, start.index)] = attempt
 
     def _as_timer(self, start: cmd.Start) -> tuple[float, Outcome] | None:

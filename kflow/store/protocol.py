@@ -10,12 +10,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
 from kflow.engine.events import AnyEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One event to append: `body` is its encoded form, `seq` its place in the run."""
+class Entry(msgspec.Struct, frozen=True):
+    """One event to append: `body` is its encoded form, `seq` its place in the run.
+
+    A Struct, not a dataclass: two are made per step, and a Struct is quicker to build.
+    """
 
     run_id: str
     seq: int
