@@ -401,7 +401,7 @@ class RunMachine:
         # Retries fall due only while the run is active; a paused or failing run
         # waits for its deadline alone (waking for a retry it cannot start would spin).
         retry = self._next_retry() if active else None
-        wake = min((t for t in (retry, deadline) if t is not None), default=None)
+        wake = retry if deadline is None else deadline if retry is None else min(retry, deadline)
         if wake is not None:
             commands.append(cmd.WakeAt(wake))
         return commands
