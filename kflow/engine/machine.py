@@ -348,11 +348,16 @@ class RunMachine:
         while uncommitted and uncommitted[0][1] <= durable:
             heapq.heappop(uncommitted)
 
-    def has_free_slot_and_ready_task(self) -> bool:
-        """A cheap test of whether `decide` might start something now (no false negatives
-        for tasks already in the ready queue)."""
-        state = self.state
-        return bool(self._ready) and state.running < state.max_concurrency
+    def has_free_slot(self) -> bool:
+        """Whether fewer attempts run than the run may run at once."""
+        return self.state.running < self.state.max_concurrency
+
+    def has_free_slot_and_ready_task(self, durable: int) -> bool:
+        """A cheap test of whether `decide(now, durable)` might start something now: a
+        slot is free, and a task is queued or waits for an event now durable."""
+        if self.state.running >= self.state.max_concurrency:
+            return False
+        return bool(self._ready) or self.promotable(durable)
 
     def readied(self, seq: int) -> bool:
         """Whether folding event `seq` (the latest) made a task ready, which then waits

@@ -94,8 +94,11 @@ class RunDriver:
             if not self.done.done():
                 self.done.set_result(self.machine.state.status)
             return
-        if seq == self._appended or self.machine.promotable(seq):
-            self.pump()  # the run's last entry in this commit, or a task waited for this one
+        # The run's last entry in this commit, or one a task waited for: a task may start
+        # now, if a slot is free (with every slot taken, `decide` could only say "wait").
+        machine = self.machine
+        if (seq == self._appended or machine.promotable(seq)) and machine.has_free_slot():
+            self.pump()
 
     def _wake_at(self, at: float) -> None:
         if self._timer is not None:
@@ -166,7 +169,7 @@ class RunDriver:
                 type="InternalError",
             )
             self._failed(start, error, None)
-        if self.machine.has_free_slot_and_ready_task():
+        if self.machine.has_free_slot_and_ready_task(self._durable):
             self.pump()  # the slot is free: a task that is ready and durable may take it
 
     async def _attempt(self, start: cmd.Start) -> Outcome:

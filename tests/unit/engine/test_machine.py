@@ -794,3 +794,19 @@ steps:
     assert readied == [False, False, True]  # only the last item lets `after` start
     (after,) = starts(machine.decide(1.0, durable=machine.state.events - 1))
     assert after.step == "after"
+
+
+def test_a_free_slot_and_a_task_whose_readying_event_is_durable_mean_decide_can_start_it() -> None:
+    plan = plan_of(
+        "steps:\n  - {id: a, action: echo}\n  - {id: c, action: echo, depends_on: [a]}\n"
+    )
+    machine = new_machine(plan, concurrency=1)
+    (first,) = starts(machine.decide(1.0))
+    start(machine, first)
+    assert not machine.has_free_slot_and_ready_task(machine.state.events - 1)  # a runs
+    machine.apply(machine.succeeded(first, {}, 1.0))
+    readying = machine.state.events - 1
+    assert not machine.has_free_slot_and_ready_task(readying - 1)  # c waits for the commit
+    assert machine.has_free_slot_and_ready_task(readying)  # though never moved to the queue
+    (second,) = starts(machine.decide(1.0, durable=readying))
+    assert second.step == "c"
