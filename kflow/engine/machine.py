@@ -270,14 +270,14 @@ class RunMachine:
             items = self._fan_out_items(plan_step, step.inputs)
         except (MissingValue, _FanOutError) as exc:
             step.input_error = str(exc) + self._silent_fan_outs(plan_step)
-            step.tasks = [TaskState(step.id, None)]
+            step.tasks = (TaskState(step.id, None),)
             self._push(step.id, None)
             return
         if items is None:
-            step.tasks = [TaskState(step.id, None)]
+            step.tasks = (TaskState(step.id, None),)
             self._push(step.id, None)
             return
-        step.tasks = [TaskState(step.id, i) for i in range(items)]
+        step.tasks = tuple(TaskState(step.id, i) for i in range(items))
         if not items:
             self._step_succeeded(step, {name: [] for name in plan_step.outputs})
         for i in range(items):

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from kflow.engine.events import ErrorInfo, Variant
 
 
@@ -53,8 +55,7 @@ class RunStatus(enum.StrEnum):
         self.finished = value in ("succeeded", "failed", "cancelled")
 
 
-@dataclass(slots=True)
-class TaskState:
+class TaskState(msgspec.Struct, gc=False):
     """One schedulable unit: a step, or one item of a fan-out step."""
 
     step: str
@@ -87,15 +88,20 @@ class TaskState:
     event is durable (see `RunMachine.decide`)."""
 
 
-@dataclass(slots=True)
-class StepState:
-    """A step of the plan and its tasks."""
+class StepState(msgspec.Struct, gc=False):
+    """A step of the plan and its tasks.
+
+    This and `TaskState` are msgspec Structs untracked by the garbage collector: a large
+    run makes tens of thousands, which every collection would otherwise scan (a stall of
+    the loop each time); they hold only plain data, never anything that refers back.
+    """
 
     id: str
     waiting: int
     """Dependencies not yet succeeded; the step is ready when this reaches 0."""
     status: StepStatus = StepStatus.PENDING
-    tasks: list[TaskState] = field(default_factory=list)
+    tasks: tuple[TaskState, ...] = ()
+    """Set once, when the step becomes ready: a tuple, which the collector stops tracking."""
     inputs: dict[str, Any] | None = None
     """Rendered inputs, known once the step is ready."""
     input_error: str | None = None

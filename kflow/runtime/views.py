@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -114,6 +115,6 @@ def _step_view(machine: RunMachine, step: StepState, action: str) -> StepView:
     )
 
 
-def _last_error(tasks: list[TaskState]) -> Any:
+def _last_error(tasks: Sequence[TaskState]) -> Any:
     errors = [t.error for t in tasks if t.error is not None]
     return errors[-1] if errors else None

@@ -15,10 +15,11 @@ import msgspec
 from kflow.engine.events import AnyEvent
 
 
-class Entry(msgspec.Struct, frozen=True):
+class Entry(msgspec.Struct, frozen=True, gc=False):
     """One event to append: `body` is its encoded form, `seq` its place in the run.
 
-    A Struct, not a dataclass: two are made per step, and a Struct is quicker to build.
+    A Struct, not a dataclass: two are made per step; it is quicker to build and, never in
+    a reference cycle, need not be tracked by the garbage collector.
     """
 
     run_id: str
