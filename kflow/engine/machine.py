@@ -359,10 +359,9 @@ class RunMachine:
             return False
         return bool(self._ready) or self.promotable(durable)
 
-    def readied(self, seq: int) -> bool:
-        """Whether folding event `seq` (the latest) made a task ready, which then waits
-        for that event to be durable before it starts."""
-        return bool(self._staged) and self._staged[-1][0] == seq
+    def awaits_commit(self, durable: int) -> bool:
+        """Whether a ready task waits for an event later than `durable` to be committed."""
+        return bool(self._staged) and self._staged[-1][0] > durable
 
     def promotable(self, durable: int) -> bool:
         """Whether a task waits for an event that is durable now (so `decide` may start it)."""

@@ -70,16 +70,25 @@ class RunDriver:
                     self.record(event)
                 case cmd.WakeAt(at=at):
                     self._wake_at(at)
+        self._hurry()
+
+    def _hurry(self) -> None:
+        """Commit this tick if a free slot waits for a task whose readying result is not
+        durable yet; otherwise that result may wait to share a later commit (fewer
+        commits while every slot is busy, which is when the loop has least time)."""
+        machine = self.machine
+        if machine.has_free_slot() and machine.awaits_commit(self._durable):
+            self._journal.hurry()
 
     def record(self, event: ev.AnyEvent) -> None:
         """Fold an event into the state and append it to the journal."""
         seq = self._appended = self.machine.state.events
         entry = Entry(self.run_id, seq, event, ev.encode(event))
         self.machine.apply(event)
-        # Nothing waits for a start to be durable, nor for a result that readied no step
-        # (see GroupCommit.append): those may share a later commit.
+        # Nothing waits for a start to be durable (see GroupCommit.append); a result is
+        # waited for only once a task it readied could take a free slot: `_hurry` then.
         starts = isinstance(event, ev.StepStarted)
-        lazy = starts or (isinstance(event, ev.StepSucceeded) and not self.machine.readied(seq))
+        lazy = starts or isinstance(event, ev.StepSucceeded)
         self._journal.append(
             entry, lambda: self._committed(seq, event), lazy=lazy, starts_attempt=starts
         )
@@ -169,8 +178,11 @@ class RunDriver:
                 type="InternalError",
             )
             self._failed(start, error, None)
-        if self.machine.has_free_slot_and_ready_task(self._durable):
-            self.pump()  # the slot is free: a task that is ready and durable may take it
+        machine = self.machine
+        if machine.has_free_slot_and_ready_task(self._durable) or machine.state.running == 0:
+            self.pump()  # a task that is ready and durable may take the slot, or the run ends
+        else:
+            self._hurry()
 
     async def _attempt(self, start: cmd.Start) -> Outcome:
         """Run the action once; return how to record what happened."""

@@ -63,11 +63,11 @@ class GroupCommit:
     ) -> None:
         """Buffer an entry; it is committed with everything else appended in this tick.
 
-        A `lazy` entry, one that nothing waits for, may wait up to `LAZY_SECONDS` to
-        share a later commit: a step starting (which halves the commits of a chain of
-        quick steps), or a result that lets no other step start (a fan-out item before
-        the last, say). A crash before that commit loses the record of the attempt or
-        of its result: the step runs again on recovery, as if it had been running.
+        A `lazy` entry, one that nothing waits for yet, may wait up to `LAZY_SECONDS`
+        to share a later commit: a step starting (which halves the commits of a chain of
+        quick steps), or a result no free slot waits for (`hurry` commits at once when
+        one does). A crash before that commit loses the record of the attempt or of its
+        result: the step runs again on recovery, as if it had been running.
         """
         self._entries.append(entry)
         if on_commit is not None:
@@ -81,6 +81,12 @@ class GroupCommit:
             loop.call_soon(self._flush_in_turn)
         elif self._lazy is None:
             self._lazy = loop.call_later(LAZY_SECONDS, self._lazy_due)
+
+    def hurry(self) -> None:
+        """Commit what is buffered in this tick, lazy entries too (someone waits now)."""
+        if self._entries and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_in_turn)
 
     def _flush_in_turn(self, waited: bool = False) -> None:
         # A step started in this tick (in a slot a result has just freed) has its first

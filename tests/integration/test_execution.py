@@ -14,7 +14,7 @@ from kflow.actions.builtin import Sleep
 from kflow.engine import events as ev
 from kflow.errors import InputError, RunStateError
 from kflow.plan import Plan, load_plan
-from kflow.runtime import Service
+from kflow.runtime import Service, journal
 from tests.integration import steps
 
 S = "tests.integration.steps"
@@ -465,6 +465,19 @@ def test_a_dependent_starts_only_once_its_dependencys_result_is_committed(
     assert result.ok
     outputs = service.fold(result.run_id).state.step_outputs
     assert [outputs[f"d{i}"]["committed"] for i in range(6)] == [True] * 6
+
+
+def test_a_result_a_free_slot_waits_for_is_committed_at_once_not_lazily(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Were results committed only lazily, this chain would wait a minute per step.
+    monkeypatch.setattr(journal, "LAZY_SECONDS", 60.0)
+    chain = "\n".join(
+        f"  - {{id: s{i}, action: noop" + (f", depends_on: [s{i - 1}]}}" if i else "}")
+        for i in range(5)
+    )
+    result = asyncio.run(asyncio.wait_for(service.run(plan(f"steps:\n{chain}\n")), 20))
+    assert result.ok
 
 
 def test_sleep_steps_wait_as_timers_not_tasks(service: Service) -> None:

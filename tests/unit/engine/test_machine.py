@@ -775,7 +775,7 @@ steps:
     )
 
 
-def test_only_a_result_that_makes_a_step_ready_is_said_to_have_readied_one() -> None:
+def test_a_task_readied_by_an_uncommitted_result_is_said_to_await_the_commit() -> None:
     plan = plan_of(
         """
 steps:
@@ -787,11 +787,13 @@ steps:
     items = starts(machine.decide(1.0))
     for command in items:
         start(machine, command)
-    readied = []
+    awaits = []
     for command in items:
+        durable = machine.state.events - 1  # everything before this result
         machine.apply(machine.succeeded(command, dict(command.inputs), 1.0))
-        readied.append(machine.readied(machine.state.events - 1))
-    assert readied == [False, False, True]  # only the last item lets `after` start
+        awaits.append(machine.awaits_commit(durable))
+    assert awaits == [False, False, True]  # only the last item readies `after`
+    assert not machine.awaits_commit(machine.state.events - 1)  # once that one is durable
     (after,) = starts(machine.decide(1.0, durable=machine.state.events - 1))
     assert after.step == "after"
 

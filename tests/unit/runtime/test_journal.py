@@ -137,3 +137,19 @@ def test_a_lazy_entry_waits_for_a_later_commit_and_shares_it() -> None:
         return store.batches
 
     assert asyncio.run(scenario()) == [1, 2, 1]
+
+
+def test_hurry_commits_lazy_entries_in_this_tick() -> None:
+    store = MemoryStore()
+
+    async def scenario() -> list[int]:
+        journal = GroupCommit(store, _unexpected)
+        journal.append(created("r"))
+        await asyncio.sleep(0.001)
+        journal.append(_started(1), lazy=True)
+        journal.hurry()  # a free slot waits for this result
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return store.batches
+
+    assert asyncio.run(scenario()) == [1, 1]
