@@ -99,8 +99,9 @@ class RunDriver:
         self._durable = seq
         self._observe(self.machine, event)
         if self.machine.state.status.finished:
-            # Entries commit in order, so everything before the end is durable too.
-            if not self.done.done():
+            # Done once the run's end itself is durable (entries commit in order, so all
+            # before it are too), not when an earlier commit lands after the end was decided.
+            if isinstance(event, ev.TERMINAL_EVENTS) and not self.done.done():
                 self.done.set_result(self.machine.state.status)
             return
         # The run's last entry in this commit, or one a task waited for: a task may start

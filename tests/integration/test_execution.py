@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ import pytest
 from kflow.actions import KflowConfig
 from kflow.actions.builtin import Sleep
 from kflow.engine import events as ev
-from kflow.errors import InputError, RunStateError
+from kflow.errors import InputError, RunStateError, StoreError
 from kflow.plan import Plan, load_plan
 from kflow.runtime import Service, journal
+from kflow.store import Entry, SqliteStore
 from tests.integration import steps
 
 S = "tests.integration.steps"
@@ -478,6 +480,25 @@ def test_a_result_a_free_slot_waits_for_is_committed_at_once_not_lazily(
     )
     result = asyncio.run(asyncio.wait_for(service.run(plan(f"steps:\n{chain}\n")), 20))
     assert result.ok
+
+
+def test_a_run_is_reported_ended_only_once_its_end_is_committed(tmp_path: Path) -> None:
+    # Slow commits in the writer thread: the last step ends while an earlier commit is
+    # still in flight, and the commit that holds the run's end then fails.
+    store = SqliteStore(tmp_path / "k.db", "full")
+    real_append = store.append
+
+    def slow_append(entries: Sequence[Entry]) -> None:
+        time.sleep(0.05)
+        if any(isinstance(entry.event, ev.RunSucceeded) for entry in entries):
+            raise StoreError("disk full")
+        real_append(entries)
+
+    store.append = slow_append  # type: ignore[method-assign]
+    service = Service(store, KflowConfig())
+    with pytest.raises(StoreError, match="disk full"):
+        asyncio.run(service.run(probe_chain(2)))
+    store.close()
 
 
 def test_sleep_steps_wait_as_timers_not_tasks(service: Service) -> None:
