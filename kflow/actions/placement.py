@@ -98,12 +98,12 @@ class Placement:
             if self._streak >= self._needed and not self._pinned:
                 self.on_loop = True
             return False
-        if self.on_loop:
-            # Also for a slow call that began in a thread before the promotion: the
-            # function can be slow, and its next call would run on the loop.
-            self.demote()
-        else:
+        if not self.on_loop:  # (already back in threads, e.g. demoted for good)
             self._streak = 0
+            return False
+        # Also for a slow call that began in a thread before the promotion: the function
+        # can be slow, and its next call would run on the loop.
+        self.demote()
         return ran_on_loop
 
     def demote(self, *, for_good: bool = False) -> None:

@@ -9,7 +9,6 @@ loop then settles every call that finished in the meantime.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import threading
 import weakref
@@ -62,9 +61,11 @@ class ThreadHandoff:
             if self._wake_pending:
                 return
             self._wake_pending = True
-        # A closed loop raises RuntimeError: nobody awaits these results any more.
-        with contextlib.suppress(RuntimeError):
+        try:
             future.get_loop().call_soon_threadsafe(self._settle)
+        except RuntimeError:  # the loop has closed: nobody awaits these results any more
+            with self._lock:  # and the futures must not keep the closed loop alive
+                self._finished, self._wake_pending = [], False
 
     def _settle(self) -> None:
         with self._lock:

@@ -146,27 +146,26 @@ class _Compiler:
         return [mean if w is None else w for w in known]
 
     def _estimate(self, step: StepSpec, i: int) -> float | None:
-        """The step's `estimate`, else the literal `seconds` of a `sleep` (checked here,
-        so a wait that could never run is reported with the definition's other problems)."""
-        if step.estimate is not None:
-            return step.estimate
+        """The step's `estimate`, else the literal `seconds` of a built-in `sleep` (checked
+        here either way, so a wait that could never run is reported with the definition's
+        other problems)."""
         seconds = step.inputs.get("seconds")
         literal = isinstance(seconds, int | float | str) and "$" not in str(seconds)
-        if step.action != "sleep" or not literal:
-            return None
+        if step.action != "sleep" or step.agent is not None or not literal:
+            return step.estimate
         try:
             parsed = parse_duration(seconds)
         except ValueError as exc:
             parsed = exc
         if isinstance(parsed, float) and parsed >= 0:
-            return parsed
+            return parsed if step.estimate is None else step.estimate
         problem = parsed if isinstance(parsed, ValueError) else f"{seconds!r} is below zero"
         self.report.add(
             ("steps", i, "inputs", "seconds"),
             f"steps[{i}].inputs.seconds: {problem}",
             "sleep takes seconds >= 0, as a number or with units, e.g. 30, '250ms', '5m'",
         )
-        return None
+        return step.estimate
 
     def _dependencies(self, step: StepSpec, i: int) -> list[int]:
         """Explicit `depends_on` and referenced steps, in definition order."""

@@ -70,6 +70,12 @@ def test_a_slow_thread_call_that_ends_after_the_promotion_sends_it_back_quietly(
     assert not observed(placement, *[QUICK] * (PROMOTE_AFTER * BACKOFF - 1)).on_loop
 
 
+def test_a_slow_call_of_a_function_already_back_in_threads_for_good_is_not_reported() -> None:
+    placement = observed(Placement(), *[QUICK] * PROMOTE_AFTER)
+    placement.demote(for_good=True)  # it started an event loop of its own
+    assert not placement.observe(*SLOW, ran_on_loop=True)
+
+
 def test_a_pinned_function_never_moves_to_the_loop() -> None:
     assert not observed(Placement(pinned=True), *[QUICK] * PROMOTE_AFTER * 10).on_loop
 

@@ -79,3 +79,21 @@ def test_a_finished_loops_threads_end_with_it() -> None:
     while step_threads() > before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert step_threads() <= before
+
+
+def test_a_call_that_outlives_its_loop_does_not_keep_the_loop_alive() -> None:
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    release = threading.Event()
+
+    async def gives_up() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(run_in_thread(release.wait, {"timeout": 5}), 0.01)
+
+    asyncio.run(gives_up())
+    release.set()  # the call returns now, after its loop has closed
+    deadline = time.monotonic() + 5
+    while loops[0]() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        gc.collect()
+    assert loops[0]() is None, "the closed loop is still held by the finished call"

@@ -317,3 +317,16 @@ def test_a_ten_thousand_step_graph_compiles_in_linear_time() -> None:
     assert time.perf_counter() - start < 5.0
     assert plan.order[0] == "s0"
     assert plan.steps["s0"].priority == 10_000.0
+
+
+def test_an_agents_own_sleep_method_takes_any_inputs() -> None:
+    text = "steps:\n  - {id: nap, agent: planner, action: sleep, inputs: {seconds: until green}}\n"
+    assert load_plan(text, "t.yaml").steps["nap"].action.kind == "agent"
+
+
+def test_a_sleep_with_an_estimate_still_has_its_seconds_checked() -> None:
+    text = "steps:\n  - {id: nap, action: sleep, estimate: 1, inputs: {seconds: soon}}\n"
+    with pytest.raises(SpecError) as caught:
+        load_plan(text, "t.yaml")
+    (problem,) = caught.value.problems
+    assert problem.message.startswith("steps[0].inputs.seconds: 'soon' is not a duration")
