@@ -7,8 +7,11 @@ import threading
 import time
 from collections.abc import Sequence
 
+import pytest
+
 from kflow.engine import events as ev
-from kflow.runtime.journal import LAZY_SECONDS, GroupCommit
+from kflow.runtime import journal as journal_module
+from kflow.runtime.journal import GroupCommit
 from kflow.store import Entry, MemoryStore
 from tests.unit.store.test_contract import created, entry
 
@@ -117,7 +120,10 @@ def test_a_failed_commit_in_the_writer_thread_is_reported_and_runs_no_callback()
     assert len(errors) == 1
 
 
-def test_a_lazy_entry_waits_for_a_later_commit_and_shares_it() -> None:
+def test_a_lazy_entry_waits_for_a_later_commit_and_shares_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(journal_module, "LAZY_SECONDS", 60.0)  # never due in this test
     store = MemoryStore()
 
     async def scenario() -> list[int]:
@@ -131,12 +137,29 @@ def test_a_lazy_entry_waits_for_a_later_commit_and_shares_it() -> None:
         journal.append(_started(2))  # something waits for this one: both commit now
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        assert store.batches == [1, 2]
-        journal.append(_started(3), lazy=True)
-        await asyncio.sleep(LAZY_SECONDS * 3)  # alone, it waits no longer than this
         return store.batches
 
-    assert asyncio.run(scenario()) == [1, 2, 1]
+    assert asyncio.run(scenario()) == [1, 2]
+
+
+def test_a_lazy_entry_alone_is_committed_after_lazy_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(journal_module, "LAZY_SECONDS", 0.01)
+    store = MemoryStore()
+
+    async def scenario() -> list[int]:
+        journal = GroupCommit(store, _unexpected)
+        journal.append(created("r"))
+        await asyncio.sleep(0.001)
+        journal.append(_started(1), lazy=True)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(store.batches) == 2:
+                break
+        return store.batches
+
+    assert asyncio.run(scenario()) == [1, 1]
 
 
 def test_hurry_commits_lazy_entries_in_this_tick() -> None:
