@@ -120,6 +120,14 @@ def test_a_failed_commit_in_the_writer_thread_is_reported_and_runs_no_callback()
     assert len(errors) == 1
 
 
+async def _committed_run(store: MemoryStore) -> GroupCommit:
+    """A group commit whose store holds run "r" (one commit)."""
+    journal = GroupCommit(store, _unexpected)
+    journal.append(created("r"))
+    await asyncio.sleep(0.001)
+    return journal
+
+
 def test_a_lazy_entry_waits_for_a_later_commit_and_shares_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -127,9 +135,7 @@ def test_a_lazy_entry_waits_for_a_later_commit_and_shares_it(
     store = MemoryStore()
 
     async def scenario() -> list[int]:
-        journal = GroupCommit(store, _unexpected)
-        journal.append(created("r"))
-        await asyncio.sleep(0.001)
+        journal = await _committed_run(store)
         journal.append(_started(1), lazy=True)
         await asyncio.sleep(0)
         await asyncio.sleep(0)
@@ -149,9 +155,7 @@ def test_a_lazy_entry_alone_is_committed_after_lazy_seconds(
     store = MemoryStore()
 
     async def scenario() -> list[int]:
-        journal = GroupCommit(store, _unexpected)
-        journal.append(created("r"))
-        await asyncio.sleep(0.001)
+        journal = await _committed_run(store)
         journal.append(_started(1), lazy=True)
         for _ in range(100):
             await asyncio.sleep(0.01)
@@ -166,9 +170,7 @@ def test_hurry_commits_lazy_entries_in_this_tick() -> None:
     store = MemoryStore()
 
     async def scenario() -> list[int]:
-        journal = GroupCommit(store, _unexpected)
-        journal.append(created("r"))
-        await asyncio.sleep(0.001)
+        journal = await _committed_run(store)
         journal.append(_started(1), lazy=True)
         journal.hurry()  # a free slot waits for this result
         await asyncio.sleep(0)
