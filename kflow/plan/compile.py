@@ -149,8 +149,9 @@ class _Compiler:
         """The step's `estimate`, else the literal `seconds` of a built-in `sleep` (checked
         here either way, so a wait that could never run is reported with the definition's
         other problems)."""
-        seconds = step.inputs.get("seconds")
-        literal = isinstance(seconds, int | float | str) and "$" not in str(seconds)
+        # A compiled template is a plain value unless it holds a reference.
+        seconds = self.templates[i].get("seconds")
+        literal = isinstance(seconds, int | float | str)
         if step.action != "sleep" or step.agent is not None or not literal:
             return step.estimate
         try:
