@@ -60,8 +60,7 @@ def simulate(dag: Dag, slots: int, keys: Sequence[Key]) -> float:
 def kflow_keys(dag: Dag, spec: WorkflowSpec | None = None) -> list[Key]:
     """kflow's own order: its compiled priority (steps to a sink), then its plan order."""
     plan = compile_plan(spec or WorkflowSpec.model_validate(dag.spec(1)))
-    position = {step_id: i for i, step_id in enumerate(plan.order)}
-    return [(-plan.steps[t.id].priority, position[t.id]) for t in dag.tasks]
+    return [(float(plan.rank[t.id]), 0) for t in dag.tasks]
 
 
 def _bottom_levels(dag: Dag, weights: Sequence[float]) -> list[Key]:

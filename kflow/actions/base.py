@@ -68,7 +68,7 @@ class TimerAction(abc.ABC):
 
     @abc.abstractmethod
     def result(self, seconds: float) -> Any:
-        """What the step returns once it has waited `seconds`."""
+        """What the step returns once it has waited `seconds`: JSON data, stored as it is."""
 
     async def __call__(self, inputs: Mapping[str, Any], context: StepContext) -> Any:
         """Wait, then return the result (the path when not run as a timer)."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from kflow.actions import builtin
 from kflow.actions.agents import AgentRegistry
-from kflow.actions.base import Action
+from kflow.actions.base import Action, TimerAction
 from kflow.actions.python import PythonAction, import_callable
 from kflow.actions.shell import ShellAction
 from kflow.errors import ActionNotFound
@@ -27,6 +27,7 @@ class ActionResolver:
     def __init__(self, agents: AgentRegistry) -> None:
         self.agents = agents
         self._cache: dict[tuple[str, str, str | None], Action] = {}
+        self._timers: dict[tuple[str, str, str | None], TimerAction | None] = {}
 
     def resolve(self, kind: str, target: str, method: str | None = None) -> Action:
         """The action for `kind` ("agent", "python" or a built-in), `target` and `method`."""
@@ -35,6 +36,20 @@ class ActionResolver:
         if action is None:
             action = self._cache[key] = self._build(kind, target, method)
         return action
+
+    def timer(self, kind: str, target: str, method: str | None = None) -> TimerAction | None:
+        """The action if it only waits (the runtime then runs it as a loop timer), else None.
+
+        Cached apart from `resolve`: it is asked at every start, and `isinstance` against
+        an abstract class is not free.
+        """
+        key = (kind, target, method)
+        try:
+            return self._timers[key]
+        except KeyError:
+            action = self.resolve(kind, target, method)
+            timer = self._timers[key] = action if isinstance(action, TimerAction) else None
+            return timer
 
     def check(self, kind: str, target: str, method: str | None = None) -> str | None:
         """Why this action cannot be resolved, or None if it can; runs no action."""

@@ -23,7 +23,12 @@ from kflow.errors import ErrorKind
 from kflow.expr import MissingValue, render, resolve
 from kflow.plan import Plan, PlanStep
 
-_ReadyKey = tuple[float, int, int, str]
+_ReadyKey = int
+"""A task's place in the ready queue: its step's rank (`Plan.rank`) in the high bits, then
+its fan-out item + 1 (0 for a step that does not fan out). One int, not a tuple: the heaps
+compare keys at every push and pop, several times per step."""
+_ITEM_BITS = 32
+_ITEM_MASK = (1 << _ITEM_BITS) - 1
 
 MAX_INTERRUPTIONS = 3
 """A step that was running this many times when its worker died is not started again."""
@@ -52,6 +57,12 @@ class RunMachine:
         self._retries: list[tuple[float, str, int]] = []
         for step_id in plan.roots:
             self._make_ready(steps[step_id])
+        # The roots were made ready by the run's first event, which is in the journal
+        # already: they need no staging, and one heapify beats a push each.
+        self._ready = [key for _, key in self._staged]
+        heapq.heapify(self._ready)
+        self._staged.clear()
+        self._uncommitted.clear()
 
     # -- folding events -------------------------------------------------
 
@@ -266,7 +277,10 @@ class RunMachine:
         plan_step = self.plan.steps[step.id]
         step.status = StepStatus.READY
         try:
-            step.inputs = render(plan_step.inputs, self.state.inputs, self.state.step_outputs)
+            if plan_step.flat_inputs:
+                step.inputs = dict(plan_step.inputs)
+            else:
+                step.inputs = render(plan_step.inputs, self.state.inputs, self.state.step_outputs)
             items = self._fan_out_items(plan_step, step.inputs)
         except (MissingValue, _FanOutError) as exc:
             step.input_error = str(exc) + self._silent_fan_outs(plan_step)
@@ -330,9 +344,7 @@ class RunMachine:
         if task.queued:
             return
         task.queued = True
-        priority = self.plan.steps[step_id].priority
-        item = -1 if index is None else index
-        key = (-priority, self.plan.position[step_id], item, step_id)
+        key = self.plan.rank[step_id] << _ITEM_BITS | (0 if index is None else index + 1)
         self._staged.append((task.ready_seq, key))
         heapq.heappush(self._uncommitted, (key, task.ready_seq))
 
@@ -437,9 +449,9 @@ class RunMachine:
         slots = self.state.max_concurrency - self.state.running
         while self._ready and slots > 0:
             key = heapq.heappop(self._ready)
-            step = self.state.steps[key[3]]
-            index = None if key[2] < 0 else key[2]
-            task = step.tasks[index or 0]
+            step = self.state.steps[self.plan.ranked[key >> _ITEM_BITS]]
+            item = key & _ITEM_MASK
+            task = step.tasks[item - 1 if item else 0]
             task.queued = False
             if task.status is not StepStatus.READY or step.status.finished:
                 continue

@@ -164,5 +164,10 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 """Types a compiled template leaves as they are (a string with a reference is not a str)."""
 
 
+def is_flat(template: Mapping[str, Template]) -> bool:
+    """Whether every value of a dict template is a plain value: `render` then only copies it."""
+    return all(type(v) in _PLAIN for v in template.values())
+
+
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)

@@ -23,7 +23,7 @@ import hashlib
 import msgspec
 
 from kflow.errors import SpecError
-from kflow.expr import Ref, Template, compile_template
+from kflow.expr import Ref, Template, compile_template, is_flat
 from kflow.plan import graph, policy, targets
 from kflow.plan.model import FanOut, OutputBinding, Plan, PlanStep
 from kflow.plan.references import ReferenceChecker
@@ -93,13 +93,16 @@ class _Compiler:
         if self.report.problems:
             raise SpecError(sorted(self.report.problems, key=lambda p: (p.line, p.column)))
         ordered = tuple(self.ids[i] for i in order)
+        position = {step_id: i for i, step_id in enumerate(ordered)}
+        ranked = tuple(sorted(ordered, key=lambda s: (-steps[s].priority, position[s])))
         return Plan(
             workflow_id=spec.id,
             version=spec.version,
             digest=spec_digest(spec),
             steps=steps,
             order=ordered,
-            position={step_id: i for i, step_id in enumerate(ordered)},
+            rank={step_id: i for i, step_id in enumerate(ranked)},
+            ranked=ranked,
             waiting={step_id: len(steps[step_id].depends_on) for step_id in ordered},
             roots=tuple(step_id for step_id in ordered if not steps[step_id].depends_on),
             inputs=tuple(spec.inputs),
@@ -120,6 +123,7 @@ class _Compiler:
             id=step.id,
             action=targets.step_action(step, path, self.report),
             inputs=self.templates[i],
+            flat_inputs=is_flat(self.templates[i]),
             outputs=dict(step.outputs),
             depends_on=tuple(self.ids[d] for d in before),
             dependents=tuple(self.ids[d] for d in after),

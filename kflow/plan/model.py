@@ -67,6 +67,8 @@ class PlanStep:
     id: str
     action: ActionRef
     inputs: Mapping[str, Template]
+    flat_inputs: bool
+    """No input holds a reference or a container: the inputs are copied, not rendered."""
     outputs: Mapping[str, str]
     """Step output name -> key in the action's result (empty: the whole result dict)."""
     depends_on: tuple[str, ...]
@@ -101,8 +103,10 @@ class Plan:
     steps: Mapping[str, PlanStep]
     order: tuple[str, ...]
     """A topological order of the step ids (definition order among independent steps)."""
-    position: Mapping[str, int]
-    """Each step id's index in `order` (the ready queue's tie-break)."""
+    rank: Mapping[str, int]
+    """Each step id's place in the ready queue: higher `priority` first, then `order`."""
+    ranked: tuple[str, ...]
+    """The step ids by rank (`ranked[rank[step_id]] == step_id`)."""
     waiting: Mapping[str, int]
     """Each step id's number of dependencies, in `order`."""
     roots: tuple[str, ...]

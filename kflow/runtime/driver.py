@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from kflow.actions import ActionResolver, StepContext, TimerAction, classify
+from kflow.actions import ActionResolver, StepContext, classify
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
@@ -141,10 +141,9 @@ class RunDriver:
     def _as_timer(self, start: cmd.Start) -> tuple[float, Outcome] | None:
         """A step whose action only waits, as (delay, outcome); None for every other step."""
         try:
-            action = self._resolver.resolve(
-                start.action.kind, start.action.target, start.action.method
-            )
-            if not isinstance(action, TimerAction):
+            what = start.action
+            action = self._resolver.timer(what.kind, what.target, what.method)
+            if action is None:
                 return None
             seconds = action.seconds(start.inputs)
             if not (math.isfinite(seconds) and seconds >= 0):
@@ -155,7 +154,7 @@ class RunDriver:
         if start.timeout is not None and start.timeout < seconds:
             timed_out = _timeout_error(start, TimeoutError())
             return start.timeout, partial(self._failed, start, timed_out, None)
-        return seconds, partial(self._succeeded, start, result)
+        return seconds, partial(self._succeeded, start, result, stored_as_is=True)
 
     def _timer_fired(self, start: cmd.Start, outcome: Outcome) -> None:
         self._running.pop((start.step, start.index), None)
@@ -234,11 +233,12 @@ class RunDriver:
             retry_after = None
         self._failed(start, error, retry_after)
 
-    def _succeeded(self, start: cmd.Start, result: Any) -> None:
+    def _succeeded(self, start: cmd.Start, result: Any, *, stored_as_is: bool = False) -> None:
+        """Record a success; `stored_as_is`: the result is JSON data already (a timer's)."""
         if self.machine.state.status.finished:
             return
         event = self.machine.succeeded(start, result, time.time())
-        if isinstance(event, ev.StepSucceeded):
+        if isinstance(event, ev.StepSucceeded) and not stored_as_is:
             try:
                 event = _normalised(event)
             except Exception as exc:  # TypeError, OverflowError, RecursionError (a cycle), ...
