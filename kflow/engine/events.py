@@ -152,10 +152,3 @@ def encode(event: AnyEvent) -> bytes:
 def decode(data: bytes | str) -> AnyEvent:
     """The event stored as `data`."""
     return _decoder.decode(data)
-
-
-def kind_of(event: AnyEvent) -> str:
-    """The event's tag, e.g. `step_started`."""
-    tag = type(event).__struct_config__.tag
-    assert isinstance(tag, str)
-    return tag

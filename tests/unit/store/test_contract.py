@@ -57,6 +57,18 @@ def test_a_batch_with_a_sequence_conflict_is_rejected_whole(store: JournalStore)
     assert len(store.read("r1")) == 1
 
 
+def test_a_writer_that_read_a_run_before_another_extended_it_is_rejected(
+    store: JournalStore,
+) -> None:
+    started = ev.StepStarted(at=2.0, step="a", attempt=1)
+    store.append([created("r1"), entry("r1", 1, started)])
+    store.append([entry("r1", 2, started), entry("r1", 3, started)])  # one writer goes on
+    with pytest.raises(StoreError):  # another read the run at 2 events: it is too late
+        store.append([entry("r1", 2, ev.RunResumed(at=3.0))])
+    store.append([entry("r1", 4, ev.RunResumed(at=3.0))])
+    assert len(store.read("r1")) == 5
+
+
 def test_an_unknown_run_is_reported_with_what_to_do(store: JournalStore) -> None:
     with pytest.raises(RunNotFound, match="no run 'nope' in .*; list runs with `kflow runs`"):
         store.read("nope")

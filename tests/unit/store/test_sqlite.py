@@ -29,6 +29,47 @@ def test_the_migrations_build_exactly_the_schema(tmp_path: Path) -> None:
     assert _schema(migrated) == _schema(fresh)
 
 
+def test_a_journal_of_the_first_schema_is_moved_into_batches(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    first = dict(sql.migrations("sqlite"))[1]
+    old.executescript(first + "PRAGMA user_version = 1;")
+    resumed = ev.RunResumed(at=2.0)
+    for seq, event in ((0, created("r").event), (1, resumed)):
+        row = ("r", seq, type(event).__struct_config__.tag, event.at, ev.encode(event))
+        old.execute("INSERT INTO events (run_id, seq, kind, at, body) VALUES (?, ?, ?, ?, ?)", row)
+    old.close()
+    store = SqliteStore(path)
+    try:
+        assert store.read("r")[1:] == [resumed]
+        store.append([entry("r", 2, ev.RunPaused(at=3.0))])
+        assert len(store.read("r")) == 3
+    finally:
+        store.close()
+
+
+def test_the_events_view_shows_one_row_per_event(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "k.db")
+    started = ev.StepStarted(at=2.5, step="a", attempt=1)
+    store.append([created("r"), entry("r", 1, started), entry("r", 2, ev.RunPaused(at=3.0))])
+    rows = store._db.execute("SELECT seq, kind, at FROM events WHERE run_id = 'r' ORDER BY seq")
+    assert rows.fetchall() == [
+        (0, "run_created", 1.0),
+        (1, "step_started", 2.5),
+        (2, "run_paused", 3.0),
+    ]
+    store.close()
+
+
+def test_a_second_writer_of_a_run_is_named_in_the_error(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "k.db")
+    store.append([created("r")])
+    store.append([entry("r", 1, ev.RunPaused(at=3.0))])
+    with pytest.raises(StoreError, match="UNIQUE constraint failed: journal.*another process"):
+        store.append([entry("r", 1, ev.RunResumed(at=4.0))])
+    store.close()
+
+
 def test_the_journal_uses_wal_and_the_chosen_synchronous_level(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "k.db", durability="full")
     db = store._db
@@ -72,7 +113,7 @@ def test_a_locked_database_names_the_cause_and_the_remedy(tmp_path: Path) -> Non
 
 def test_queries_are_all_named_and_loaded_from_the_sql_file() -> None:
     queries = sql.queries("sqlite")
-    assert {"append_event", "run_events", "list_runs", "take_lease"} <= queries.keys()
+    assert {"append_batch", "run_events", "list_runs", "take_lease"} <= queries.keys()
     verbs = ("SELECT", "INSERT", "UPDATE", "DELETE")
     assert all(any(verb in text for verb in verbs) for text in queries.values())
 

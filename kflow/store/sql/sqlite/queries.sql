@@ -1,6 +1,7 @@
--- name: append_event
--- Append one event; (run_id, seq) is unique, so two writers cannot both extend a run.
-INSERT INTO events (run_id, seq, kind, at, body) VALUES (?, ?, ?, ?, ?)
+-- name: append_batch
+-- Append a run's events from one commit; (run_id, seq) is unique, so two writers cannot
+-- both extend a run.
+INSERT INTO journal (run_id, seq, count, body) VALUES (?, ?, ?, ?)
 
 -- name: insert_run
 INSERT INTO runs (run_id, workflow_id, status, created_at, updated_at) VALUES (?, ?, 'running', ?, ?)
@@ -9,7 +10,7 @@ INSERT INTO runs (run_id, workflow_id, status, created_at, updated_at) VALUES (?
 UPDATE runs SET status = ?, updated_at = ?, error = ? WHERE run_id = ?
 
 -- name: run_events
-SELECT body FROM events WHERE run_id = ? ORDER BY seq
+SELECT count, body FROM journal WHERE run_id = ? ORDER BY seq
 
 -- name: run_exists
 SELECT 1 FROM runs WHERE run_id = ?

@@ -1,13 +1,30 @@
 -- The journal: every event of every run, in order. Nothing else about a run is truth.
-CREATE TABLE events (
+-- A row holds the events that one commit appended to one run: `seq` is the first one's
+-- sequence number, `count` how many; `body` is the event's JSON, or a JSON array of them.
+CREATE TABLE journal (
     id      INTEGER PRIMARY KEY,
     run_id  TEXT    NOT NULL,
     seq     INTEGER NOT NULL,
-    kind    TEXT    NOT NULL,
-    at      REAL    NOT NULL,
+    count   INTEGER NOT NULL,
     body    BLOB    NOT NULL,
     UNIQUE (run_id, seq)
 );
+
+-- One row per event, as the journal used to be stored: for people and tools that read
+-- it with SQL (`SELECT seq, kind, at FROM events WHERE run_id = ?`). kflow reads `journal`.
+CREATE VIEW events AS
+SELECT
+    j.run_id AS run_id,
+    j.seq + e.key AS seq,
+    e.value ->> '$.type' AS kind,
+    e.value ->> '$.at' AS at,
+    e.value AS body
+FROM journal AS j, json_each(
+    CASE j.count
+        WHEN 1 THEN json_array(json(CAST(j.body AS TEXT)))
+        ELSE CAST(j.body AS TEXT)
+    END
+) AS e;
 
 -- A projection of the journal for listing runs quickly; written in the same
 -- transaction as the events it summarises.
