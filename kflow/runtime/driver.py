@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import time
 from collections.abc import Callable
@@ -48,6 +49,9 @@ class RunDriver:
         self._appended = self._durable
         """Sequence number of this run's last event handed to the journal."""
         self._stopped = False
+        self._on_commit = self._committed  # one bound method for every entry, not one each
+        self._context = contextvars.copy_context()
+        """The context timers run in: one for all, not a copy each (they run no user code)."""
         self.done = asyncio.get_running_loop().create_future()
         """Resolves with the final status once the run has ended (or the driver stopped)."""
 
@@ -89,13 +93,12 @@ class RunDriver:
         # waited for only once a task it readied could take a free slot: `_hurry` then.
         starts = isinstance(event, ev.StepStarted)
         lazy = starts or isinstance(event, ev.StepSucceeded)
-        self._journal.append(
-            entry, lambda: self._committed(seq, event), lazy=lazy, starts_attempt=starts
-        )
+        self._journal.append(entry, self._on_commit, lazy=lazy, starts_attempt=starts)
         if isinstance(event, ev.TERMINAL_EVENTS):
             self._abandon_running()
 
-    def _committed(self, seq: int, event: ev.AnyEvent) -> None:
+    def _committed(self, entry: Entry) -> None:
+        seq, event = entry.seq, entry.event
         self._durable = seq
         self._observe(self.machine, event)
         if self.machine.state.status.finished:
@@ -135,7 +138,9 @@ class RunDriver:
             attempt: asyncio.Task[None] | asyncio.TimerHandle = loop.create_task(self._run(start))
         else:
             delay, outcome = timer
-            attempt = loop.call_at(began + delay, self._timer_fired, start, outcome)
+            attempt = loop.call_at(
+                began + delay, self._timer_fired, start, outcome, context=self._context
+            )
         self._running[(start.step, start.index)] = attempt
 
     def _as_timer(self, start: cmd.Start) -> tuple[float, Outcome] | None:
@@ -154,7 +159,7 @@ class RunDriver:
         if start.timeout is not None and start.timeout < seconds:
             timed_out = _timeout_error(start, TimeoutError())
             return start.timeout, partial(self._failed, start, timed_out, None)
-        return seconds, partial(self._succeeded, start, result, stored_as_is=True)
+        return seconds, partial(self._succeeded, start, result, True)  # stored as it is
 
     def _timer_fired(self, start: cmd.Start, outcome: Outcome) -> None:
         self._running.pop((start.step, start.index), None)
@@ -233,7 +238,7 @@ class RunDriver:
             retry_after = None
         self._failed(start, error, retry_after)
 
-    def _succeeded(self, start: cmd.Start, result: Any, *, stored_as_is: bool = False) -> None:
+    def _succeeded(self, start: cmd.Start, result: Any, stored_as_is: bool = False) -> None:
         """Record a success; `stored_as_is`: the result is JSON data already (a timer's)."""
         if self.machine.state.status.finished:
             return

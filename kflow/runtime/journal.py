@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from kflow.store.protocol import Entry, JournalStore
 
-Callback = Callable[[], None]
+Callback = Callable[[Entry], None]
+"""Runs once its entry is durable, with that entry."""
 
 LAZY_SECONDS = 0.002
 """How long an entry that nothing waits for may stay in the buffer (see `append`)."""
@@ -43,9 +44,10 @@ class GroupCommit:
             else None
         )
         self._in_flight: concurrent.futures.Future[None] | None = None
-        self._in_flight_callbacks: list[Callback] = []
+        self._in_flight_batch: tuple[list[Entry], list[Callback | None]] = ([], [])
         self._entries: list[Entry] = []
-        self._callbacks: list[Callback] = []
+        self._callbacks: list[Callback | None] = []
+        """One per entry, at the entry's index (None: nobody waits for that entry)."""
         self._scheduled = False
         self._lazy: asyncio.TimerHandle | None = None
         self._started = False
@@ -70,8 +72,7 @@ class GroupCommit:
         result: the step runs again on recovery, as if it had been running.
         """
         self._entries.append(entry)
-        if on_commit is not None:
-            self._callbacks.append(on_commit)
+        self._callbacks.append(on_commit)
         self._started = self._started or starts_attempt
         if self._scheduled:
             return
@@ -119,7 +120,7 @@ class GroupCommit:
             self._commit_here(entries, callbacks)
             return
         future = self._writer.submit(self.store.append, entries)
-        self._in_flight, self._in_flight_callbacks = future, callbacks
+        self._in_flight, self._in_flight_batch = future, (entries, callbacks)
         loop = asyncio.get_running_loop()
 
         def land(done: concurrent.futures.Future[None]) -> None:
@@ -142,15 +143,15 @@ class GroupCommit:
         if self._writer is not None:
             self._writer.shutdown(wait=True)
 
-    def _commit_here(self, entries: list[Entry], callbacks: list[Callback]) -> None:
+    def _commit_here(self, entries: list[Entry], callbacks: list[Callback | None]) -> None:
         try:
             self.store.append(entries)
         except BaseException as exc:  # the batch is rolled back; nothing half-written
             self._on_error(exc)
             return
-        self._committed(callbacks)
+        self._committed(entries, callbacks)
 
-    def _take(self) -> tuple[list[Entry], list[Callback]]:
+    def _take(self) -> tuple[list[Entry], list[Callback | None]]:
         entries, callbacks = self._entries, self._callbacks
         self._entries, self._callbacks = [], []
         return entries, callbacks
@@ -158,23 +159,25 @@ class GroupCommit:
     def _landed(self, future: concurrent.futures.Future[None]) -> None:
         if future is not self._in_flight:
             return  # already landed by `flush_now`
-        self._in_flight, callbacks = None, self._in_flight_callbacks
-        self._in_flight_callbacks = []
+        self._in_flight, (entries, callbacks) = None, self._in_flight_batch
+        self._in_flight_batch = ([], [])
         error = future.exception()
         if error is not None:  # the batch is rolled back; nothing half-written
             self._on_error(error)
             return
-        self._committed(callbacks)
+        self._committed(entries, callbacks)
         if self._entries and not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
-    def _committed(self, callbacks: list[Callback]) -> None:
+    def _committed(self, entries: list[Entry], callbacks: list[Callback | None]) -> None:
         self.commits += 1
         failure: BaseException | None = None
-        for callback in callbacks:
+        for entry, callback in zip(entries, callbacks, strict=True):
+            if callback is None:
+                continue
             try:
-                callback()
+                callback(entry)
             except Exception as exc:  # keep the other runs' bookkeeping whole
                 failure = failure or exc
         self._started = False

@@ -46,8 +46,8 @@ def test_entries_of_one_tick_share_a_commit_and_callbacks_follow_it() -> None:
     async def scenario() -> list[str]:
         seen: list[str] = []
         journal = GroupCommit(store, _unexpected)
-        journal.append(created("r"), lambda: seen.append(f"created, {len(store.batches)} commit"))
-        journal.append(_started(1), lambda: seen.append("started"))
+        journal.append(created("r"), lambda _: seen.append(f"created, {len(store.batches)} commit"))
+        journal.append(_started(1), lambda _: seen.append("started"))
         assert store.batches == []  # nothing is committed inside the tick
         await asyncio.sleep(0)
         await asyncio.sleep(0)
@@ -63,7 +63,7 @@ def test_a_writer_thread_commits_while_the_loop_goes_on() -> None:
     async def scenario() -> tuple[int, int]:
         journal = GroupCommit(store, _unexpected, in_thread=True)
         committed = asyncio.get_running_loop().create_future()
-        journal.append(created("r"), lambda: committed.set_result(None))
+        journal.append(created("r"), lambda _: committed.set_result(None))
         ticks = 0
         while not committed.done():  # the loop is free while the commit waits for the disk
             ticks += 1
@@ -91,9 +91,9 @@ def test_flush_now_returns_once_everything_appended_is_committed() -> None:
     async def scenario() -> list[int]:
         journal = GroupCommit(store, _unexpected, in_thread=True)
         done: list[int] = []
-        journal.append(created("r"), lambda: done.append(0))
+        journal.append(created("r"), lambda _: done.append(0))
         journal.flush()  # now in flight
-        journal.append(_started(1), lambda: done.append(1))
+        journal.append(_started(1), lambda _: done.append(1))
         journal.flush_now()
         journal.close()
         return done
@@ -109,8 +109,8 @@ def test_a_failed_commit_in_the_writer_thread_is_reported_and_runs_no_callback()
     async def scenario() -> list[str]:
         journal = GroupCommit(store, errors.append, in_thread=True)
         seen: list[str] = []
-        journal.append(created("r"), lambda: seen.append("first"))
-        journal.append(created("r"), lambda: seen.append("duplicate"))  # seq 0 twice
+        journal.append(created("r"), lambda _: seen.append("first"))
+        journal.append(created("r"), lambda _: seen.append("duplicate"))  # seq 0 twice
         for _ in range(20):
             await asyncio.sleep(0.005)
         journal.close()
