@@ -22,6 +22,14 @@ from kflow.store.protocol import Entry
 
 Observer = Callable[[RunMachine, ev.AnyEvent], None]
 _TaskKey = tuple[str, int | None]
+_AT_ONCE = (False, False)
+_APPEND_MODES: dict[type[ev.Event], tuple[bool, bool]] = {
+    ev.StepStarted: (True, True),
+    ev.StepSucceeded: (True, False),
+}
+"""How an event is appended, as (lazy, starts an attempt); other events: `_AT_ONCE`.
+Nothing waits for a start to be durable (see `GroupCommit.append`); a result is waited
+for only once a task it readied could take a free slot (`RunDriver._hurry` then)."""
 Outcome = Callable[[], None]
 """Records what an attempt came to (its success or its failure)."""
 
@@ -50,9 +58,10 @@ class RunDriver:
         """Sequence number of this run's last event handed to the journal."""
         self._stopped = False
         self._on_commit = self._committed  # one bound method for every entry, not one each
+        self._loop = asyncio.get_running_loop()
         self._context = contextvars.copy_context()
         """The context timers run in: one for all, not a copy each (they run no user code)."""
-        self.done = asyncio.get_running_loop().create_future()
+        self.done = self._loop.create_future()
         """Resolves with the final status once the run has ended (or the driver stopped)."""
 
     # -- the loop of decide -> act ----------------------------------------
@@ -89,12 +98,10 @@ class RunDriver:
         seq = self._appended = self.machine.state.events
         entry = Entry(self.run_id, seq, event, ev.encode(event))
         self.machine.apply(event)
-        # Nothing waits for a start to be durable (see GroupCommit.append); a result is
-        # waited for only once a task it readied could take a free slot: `_hurry` then.
-        starts = isinstance(event, ev.StepStarted)
-        lazy = starts or isinstance(event, ev.StepSucceeded)
+        kind = type(event)
+        lazy, starts = _APPEND_MODES.get(kind, _AT_ONCE)
         self._journal.append(entry, self._on_commit, lazy=lazy, starts_attempt=starts)
-        if isinstance(event, ev.TERMINAL_EVENTS):
+        if kind in ev.TERMINAL_EVENTS:
             self._abandon_running()
 
     def _committed(self, entry: Entry) -> None:
@@ -104,7 +111,7 @@ class RunDriver:
         if self.machine.state.status.finished:
             # Done once the run's end itself is durable (entries commit in order, so all
             # before it are too), not when an earlier commit lands after the end was decided.
-            if isinstance(event, ev.TERMINAL_EVENTS) and not self.done.done():
+            if type(event) in ev.TERMINAL_EVENTS and not self.done.done():
                 self.done.set_result(self.machine.state.status)
             return
         # The run's last entry in this commit, or one a task waited for: a task may start
@@ -116,14 +123,13 @@ class RunDriver:
     def _wake_at(self, at: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        loop = asyncio.get_running_loop()
         delay = max(at - time.time(), 0.0)
-        self._timer = loop.call_later(delay, self.pump)
+        self._timer = self._loop.call_later(delay, self.pump)
 
     # -- running actions ----------------------------------------------------
 
     def _start(self, start: cmd.Start) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         began = loop.time()  # a timer counts from here, not from after the bookkeeping
         started = ev.StepStarted(
             at=time.time(),
