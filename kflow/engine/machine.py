@@ -54,7 +54,7 @@ class RunMachine:
 
     def __init__(self, plan: Plan, created: ev.RunCreated) -> None:
         self.plan = plan
-        steps = StepStates(plan.waiting)
+        steps = StepStates(plan.waiting, plan.plain_roots)
         self.state = RunState(
             run_id=created.run_id,
             workflow_id=created.workflow_id,
@@ -70,11 +70,14 @@ class RunMachine:
         self._uncommitted: list[tuple[_ReadyKey, int]] = []
         """The staged tasks again, best first (entries already promoted are dropped lazily)."""
         self._retries: list[tuple[float, str, int]] = []
+        # The roots are made ready by the run's first event, which is in the journal
+        # already: they need no staging. Plain roots get their states when first looked
+        # up (`StepStates`); their keys, in rank order, are a heap as they stand.
         for step_id in plan.roots:
-            self._make_ready(steps[step_id])
-        # The roots were made ready by the run's first event, which is in the journal
-        # already: they need no staging, and one heapify beats a push each.
-        self._ready = [key for _, key in self._staged]
+            if step_id not in plan.plain_roots:
+                self._make_ready(steps[step_id])
+        self._ready = [plan.rank[step_id] << _ITEM_BITS for step_id in plan.plain_roots]
+        self._ready += (key for _, key in self._staged)
         heapq.heapify(self._ready)
         self._staged.clear()
         self._uncommitted.clear()

@@ -124,20 +124,35 @@ class StepStates(dict[str, StepState]):
     A run of 10,000 steps can then start its first steps without building 10,000 states
     first (~10 ms). Reading the whole collection (iterating, `values()`, `==`, ...) makes
     the rest and sees every step in the plan's order; `len` and `in` never need to.
+
+    A step in `ready_as_written` (a root that takes its inputs as written and does not fan
+    out) is made ready, its one task queued, with a copy of those inputs: the run's ready
+    queue holds such roots from the start, without a state each.
     """
 
-    __slots__ = ("_waiting", "_whole")
+    __slots__ = ("_ready", "_waiting", "_whole")
 
-    def __init__(self, waiting: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        waiting: Mapping[str, int],
+        ready_as_written: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         """`waiting`: each step id's number of dependencies, in the plan's order."""
         super().__init__()
         self._waiting = waiting
+        self._ready = ready_as_written or {}
         self._whole = False
 
     def __missing__(self, step_id: str) -> StepState:
-        made = StepState(step_id, waiting=self._waiting[step_id])  # KeyError: no such step
-        self[step_id] = made
+        made = self[step_id] = self._new(step_id)
         return made
+
+    def _new(self, step_id: str) -> StepState:
+        inputs = self._ready.get(step_id)
+        if inputs is None:
+            return StepState(step_id, waiting=self._waiting[step_id])  # KeyError: no such step
+        task = TaskState(step_id, None, queued=True)
+        return StepState(step_id, 0, StepStatus.READY, (task,), dict(inputs))
 
     def made(self) -> dict_values[str, StepState]:
         """The states made so far (a step never looked up is pending, untouched)."""
@@ -148,8 +163,8 @@ class StepStates(dict[str, StepState]):
             return
         made = dict(dict.items(self))
         dict.clear(self)
-        for step_id, waiting in self._waiting.items():
-            dict.__setitem__(self, step_id, made.get(step_id) or StepState(step_id, waiting))
+        for step_id in self._waiting:
+            dict.__setitem__(self, step_id, made.get(step_id) or self._new(step_id))
         self._whole = True
 
     def __len__(self) -> int:

@@ -95,6 +95,12 @@ class _Compiler:
         ordered = tuple(self.ids[i] for i in order)
         position = {step_id: i for i, step_id in enumerate(ordered)}
         ranked = tuple(sorted(ordered, key=lambda s: (-steps[s].priority, position[s])))
+        roots = tuple(step_id for step_id in ordered if not steps[step_id].depends_on)
+        plain_roots = {
+            step_id: steps[step_id].inputs
+            for step_id in ranked
+            if step_id in roots and steps[step_id].flat_inputs and not steps[step_id].fan_out
+        }
         return Plan(
             workflow_id=spec.id,
             version=spec.version,
@@ -104,7 +110,8 @@ class _Compiler:
             rank={step_id: i for i, step_id in enumerate(ranked)},
             ranked=ranked,
             waiting={step_id: len(steps[step_id].depends_on) for step_id in ordered},
-            roots=tuple(step_id for step_id in ordered if not steps[step_id].depends_on),
+            roots=roots,
+            plain_roots=plain_roots,
             inputs=tuple(spec.inputs),
             outputs=outputs,
             max_concurrency=1 if spec.engine.type == "sequential" else spec.engine.max_concurrency,

@@ -111,6 +111,9 @@ class Plan:
     """Each step id's number of dependencies, in `order`."""
     roots: tuple[str, ...]
     """The steps without dependencies, in `order`: a run starts with them."""
+    plain_roots: Mapping[str, Mapping[str, Template]]
+    """The roots that do not fan out and whose inputs are plain values, with those inputs,
+    best rank first: a run makes them ready without rendering anything."""
     inputs: tuple[InputSpec, ...]
     outputs: tuple[OutputBinding, ...]
     max_concurrency: int

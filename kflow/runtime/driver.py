@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import math
 import time
 from collections.abc import Callable
@@ -59,8 +58,6 @@ class RunDriver:
         self._stopped = False
         self._on_commit = self._committed  # one bound method for every entry, not one each
         self._loop = asyncio.get_running_loop()
-        self._context = contextvars.copy_context()
-        """The context timers run in: one for all, not a copy each (they run no user code)."""
         self.done = self._loop.create_future()
         """Resolves with the final status once the run has ended (or the driver stopped)."""
 
@@ -144,9 +141,7 @@ class RunDriver:
             attempt: asyncio.Task[None] | asyncio.TimerHandle = loop.create_task(self._run(start))
         else:
             delay, outcome = timer
-            attempt = loop.call_at(
-                began + delay, self._timer_fired, start, outcome, context=self._context
-            )
+            attempt = loop.call_at(began + delay, self._timer_fired, start, outcome)
         self._running[(start.step, start.index)] = attempt
 
     def _as_timer(self, start: cmd.Start) -> tuple[float, Outcome] | None:

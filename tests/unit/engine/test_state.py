@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kflow.engine import commands as cmd
 from kflow.engine.state import StepState, StepStates, StepStatus
 from tests.unit.engine.plans import DIAMOND, new_machine, plan_of
 
@@ -60,3 +61,35 @@ def test_a_new_run_makes_the_states_of_its_first_steps_only() -> None:
     machine = new_machine(plan_of(DIAMOND), {"n": 5})
     assert [s.id for s in machine.state.steps.made()] == ["a"]
     assert len(machine.state.steps) == 4
+
+
+def test_a_root_ready_as_written_is_made_ready_with_its_task_queued() -> None:
+    inputs = {"seconds": 0.5}
+    steps = StepStates(WAITING, {"a": inputs})
+    a = steps["a"]
+    assert (a.status, a.inputs, len(a.tasks)) == (StepStatus.READY, inputs, 1)
+    assert a.inputs is not inputs  # a copy: an action may change what it was given
+    assert a.tasks[0].queued and a.tasks[0].status is StepStatus.READY
+    fresh = StepStates(WAITING, {"a": inputs})
+    assert next(iter(fresh.values())) == a  # made the same way when read as a whole
+
+
+PLAIN_ROOTS = """
+id: roots
+inputs:
+  - {name: n, type: integer}
+steps:
+  - {id: short, action: sleep, inputs: {seconds: 0.01}}
+  - {id: long, action: sleep, inputs: {seconds: 0.01}}
+  - {id: rendered, action: echo, inputs: {value: $inputs.n}}
+  - {id: after, action: noop, depends_on: [long, rendered]}
+"""
+
+
+def test_plain_roots_start_in_rank_order_without_their_states_made_first() -> None:
+    plan = plan_of(PLAIN_ROOTS)
+    assert list(plan.plain_roots) == ["long", "short"]  # `long` leads to `after`
+    machine = new_machine(plan, {"n": 1}, concurrency=8)
+    assert [s.id for s in machine.state.steps.made()] == ["rendered"]
+    started = [c.step for c in machine.decide(0.0) if isinstance(c, cmd.Start)]
+    assert started == ["long", "rendered", "short"]
