@@ -23,27 +23,20 @@ _array_decoder: msgspec.json.Decoder[list[ev.AnyEvent]] = msgspec.json.Decoder(l
 
 def batch_rows(entries: Sequence[Entry]) -> list[Row]:
     """The rows for `entries`: a run's consecutive events share one, in their order."""
-    runs: dict[str, list[Entry]] = {}
+    rows: list[tuple[str, int, list[bytes]]] = []
+    open_rows: dict[str, tuple[str, int, list[bytes]]] = {}
     for entry in entries:
-        runs.setdefault(entry.run_id, []).append(entry)
-    rows = []
-    for run_id, batch in runs.items():
-        first = 0
-        for i in range(1, len(batch) + 1):
-            # A gap in the sequence numbers (never made by kflow's drivers) starts a new row,
-            # so that a row's events are always `seq`, `seq + 1`, ...
-            if i == len(batch) or batch[i].seq != batch[i - 1].seq + 1:
-                rows.append(_row(run_id, batch[first:i]))
-                first = i
-    return rows
+        row = open_rows.get(entry.run_id)
+        if row is not None and row[1] + len(row[2]) == entry.seq:
+            row[2].append(entry.body)
+        else:  # the run's first event here, or a gap in its sequence: a row of its own
+            row = open_rows[entry.run_id] = (entry.run_id, entry.seq, [entry.body])
+            rows.append(row)
+    return [(run_id, seq, len(bodies), _body(bodies)) for run_id, seq, bodies in rows]
 
 
-def _row(run_id: str, batch: Sequence[Entry]) -> Row:
-    if len(batch) == 1:
-        body = batch[0].body
-    else:
-        body = b"[" + b",".join(entry.body for entry in batch) + b"]"
-    return run_id, batch[0].seq, len(batch), body
+def _body(bodies: list[bytes]) -> bytes:
+    return bodies[0] if len(bodies) == 1 else b"[" + b",".join(bodies) + b"]"
 
 
 def row_events(count: int, body: bytes) -> list[ev.AnyEvent]:

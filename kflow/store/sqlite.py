@@ -34,6 +34,9 @@ _STATUS_OF: dict[type[ev.Event], str] = {
     ev.RunCancelled: "cancelled",
 }
 
+_PROJECTED = frozenset({ev.RunCreated, *_STATUS_OF})
+"""The events that change a run's row in `runs`."""
+
 
 class SqliteStore:
     """A `JournalStore` in one SQLite file.
@@ -94,7 +97,8 @@ class SqliteStore:
         with self._transaction("write to"):
             self._db.executemany(_Q["append_batch"], rows)
             for entry in entries:
-                self._project(entry)
+                if type(entry.event) in _PROJECTED:  # most events leave `runs` as it is
+                    self._project(entry)
 
     def _project(self, entry: Entry) -> None:
         event = entry.event
