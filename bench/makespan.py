@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.dags import Dag, science
 from bench.jobs import Job, check, fresh_engine, job_trial
 from bench.metrics import Target
-from bench.probes import timing_decide
+from bench.probes import timing_decide, timing_steps
 from bench.reference import asyncio_makespan
 from bench.registry import Sample, Trial, workload
 from bench.schedule import kflow_keys, simulated
@@ -74,8 +74,12 @@ def dag_trial(steps: int, slots: int, summary: str, scale: float = 1.0) -> Trial
         spec = WorkflowSpec.model_validate(dag.spec(width, "estimate" in StepSpec.model_fields))
         plan = compile_plan(spec)
         compile_s = time.perf_counter() - start
-        with fresh_engine(db, durability) as engine, timing_decide() as decisions:
-            create_s, makespan = loop.run(_create_then_execute(engine.service, plan))
+        with (
+            fresh_engine(db, durability) as engine,
+            timing_decide() as decisions,
+            timing_steps() as timers,
+        ):
+            began, create_s, makespan = loop.run(_create_then_execute(engine.service, plan))
         key = (size, width, factor)
         if key not in _REFERENCES:
             _REFERENCES[key] = _references(dag, width, spec, bare=factor == 1.0)
@@ -86,6 +90,7 @@ def dag_trial(steps: int, slots: int, summary: str, scale: float = 1.0) -> Trial
             **_REFERENCES[key],
             "decide_p99_ms": decisions.quantile_ms(0.99),
             "decide_max_ms": decisions.quantile_ms(1.0),
+            **timers.summary(began),
         }
         return Sample(makespan, len(dag.tasks), 1, values)
 
@@ -103,15 +108,16 @@ def _bounds(dag: Dag, slots: int, makespan: float) -> dict[str, float]:
     }
 
 
-async def _create_then_execute(service: Service, plan: Plan) -> tuple[float, float]:
-    """Seconds to create the run, and seconds from the start to the end of `execute`."""
+async def _create_then_execute(service: Service, plan: Plan) -> tuple[float, float, float]:
+    """When `execute` began (a perf_counter), seconds to create the run, and seconds from
+    the start to the end of `execute`."""
     start = time.perf_counter()
     (run_id,) = await service.create_many(plan, [{}])
     created = time.perf_counter()
     results = await service.execute([run_id])
     ended = time.perf_counter()
     check(results)
-    return created - start, ended - created
+    return created, created - start, ended - created
 
 
 dag_1k = workload("dag-1k", "sleep", DAG_TARGET, sleeps=True)(

@@ -44,6 +44,7 @@ _FORMATS: dict[str, str] = {
     "sim_seconds_x": "with seconds-to-sink {:.3f}x",
     "start_shared_ms": "with one Service for all starts {:.2f} ms",
     "asyncio_x": "bare asyncio {:.3f}x",
+    "late_slot_s": "timers late by {:.2f} slot-s in all",
     "late_p50_ms": "timers late p50 {:.2f} ms",
     "late_p99_ms": "timers late p99 {:.2f} ms",
     "parse_ms": "load_plan {:.2f} ms",
@@ -52,7 +53,7 @@ _FORMATS: dict[str, str] = {
     "peak_waiting": "{:,.0f} waiting at once",
     "recovered": "{:,.0f} runs recovered",
     "finish_s": "all finished after {:.3f} s",
-    "first_step_ms": "first step {:.2f} ms",
+    "first_step_ms": "first step after {:.2f} ms",
 }
 """How each value is printed, with its unit."""
 

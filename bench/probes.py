@@ -1,7 +1,8 @@
-"""Measuring inside the bench process: the latency of scheduling decisions and the peak RSS."""
+"""Measuring inside the bench process: scheduling decisions, step timers and the peak RSS."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import resource
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from kflow.engine import commands as cmd
 from kflow.engine.machine import RunMachine
+from kflow.runtime.driver import Outcome, RunDriver
 
 
 class DecideTimes:
@@ -62,6 +64,59 @@ def timing_decide() -> Iterator[DecideTimes]:
         yield times
     finally:
         RunMachine.decide = original  # type: ignore[method-assign]
+
+
+class StepTimes:
+    """When the first step started, and how late each `sleep` step's timer fired."""
+
+    def __init__(self) -> None:
+        self.first_start: float | None = None
+        """`time.perf_counter()` at the first step's start."""
+        self.late = array("d")
+        """Seconds between each timer's deadline and the moment it fired."""
+
+    def summary(self, began: float) -> dict[str, float]:
+        """First start after `began` (a perf_counter), and the timers' lateness."""
+        late = sorted(self.late)
+        values = {"late_slot_s": sum(late)}
+        if late:
+            values["late_p50_ms"] = late[len(late) // 2] * 1000
+            values["late_p99_ms"] = late[min(len(late) - 1, int(len(late) * 0.99))] * 1000
+        if self.first_start is not None:
+            values["first_step_ms"] = (self.first_start - began) * 1000
+        return values
+
+
+@contextmanager
+def timing_steps() -> Iterator[StepTimes]:
+    """Wrap `RunDriver` (in this process only) to time its first start and its timers.
+
+    A timer that fires late keeps its slot from the next step: on a DAG of short sleeps
+    the lateness, summed over every step, is most of the makespan's excess over the bound
+    that the DAG's shape does not explain. The originals are restored on exit.
+    """
+    original_start, original_fired = RunDriver._start, RunDriver._timer_fired
+    times = StepTimes()
+    clock = time.perf_counter
+
+    def start(self: RunDriver, start: cmd.Start) -> None:
+        if times.first_start is None:
+            times.first_start = clock()
+        original_start(self, start)
+
+    def fired(self: RunDriver, start: cmd.Start, outcome: Outcome) -> None:
+        handle = self._running.get((start.step, start.index))
+        if isinstance(handle, asyncio.TimerHandle):
+            times.late.append(self._loop.time() - handle.when())
+        original_fired(self, start, outcome)
+
+    RunDriver._start = start  # type: ignore[method-assign]
+    RunDriver._timer_fired = fired  # type: ignore[method-assign]
+    try:
+        yield times
+    finally:
+        RunDriver._start = original_start  # type: ignore[method-assign]
+        RunDriver._timer_fired = original_fired  # type: ignore[method-assign]
 
 
 _STATUS = Path("/proc/self/status")

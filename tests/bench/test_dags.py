@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from bench.dags import Dag, Task, epigenomics, montage, overlapping_pairs, science
+from bench.jobs import fresh_engine
 from bench.metrics import Target
-from bench.probes import peak_rss_mib, timing_decide
+from bench.probes import peak_rss_mib, timing_decide, timing_steps
 from bench.schedule import kflow_keys, seconds_keys, simulate
 from kflow.engine.machine import RunMachine
 from kflow.plan import compile_plan
+from kflow.runtime import loop
+from kflow.runtime.driver import RunDriver
 from kflow.spec.models import WorkflowSpec
 
 
@@ -76,3 +82,18 @@ def test_targets() -> None:
     assert not Target("decide_p99_ms", 1.0, strict=True).met(1.0)
     assert Target("steps_per_s", 10_000, higher_is_better=True).met(10_000)
     assert Target("rss_mib", 1024).describe() == "<= 1,024 MiB RSS"
+
+
+def test_timing_steps_sees_the_first_start_and_each_timers_lateness(tmp_path: Path) -> None:
+    original = RunDriver._timer_fired
+    spec = WorkflowSpec.model_validate(science(100).spec(16))
+    with fresh_engine(tmp_path / "k.db", "normal") as engine, timing_steps() as steps:
+        began = time.perf_counter()
+        result = loop.run(engine.service.run(spec))
+    assert result.ok
+    assert RunDriver._timer_fired is original
+    assert len(steps.late) == len(spec.steps)
+    summary = steps.summary(began)
+    assert 0 < summary["first_step_ms"] < 1000
+    assert summary["late_slot_s"] == pytest.approx(sum(steps.late))
+    assert summary["late_p50_ms"] <= summary["late_p99_ms"]
