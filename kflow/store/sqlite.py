@@ -296,7 +296,7 @@ class SqliteStore:
             )
         elif "readonly" in text or "read-only" in text:
             hint = "the file or its folder is read-only; fix the permissions or choose another --db"
-        elif "UNIQUE constraint failed: journal" in text:
+        elif "UNIQUE constraint failed: journal" in text or "out of sequence" in text:
             hint = (
                 "another process appended to the same run at the same moment; "
                 "only one worker may execute a run, so check for a second `kflow` process"

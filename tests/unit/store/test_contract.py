@@ -69,6 +69,16 @@ def test_a_writer_that_read_a_run_before_another_extended_it_is_rejected(
     assert len(store.read("r1")) == 5
 
 
+def test_events_appended_out_of_sequence_are_rejected(store: JournalStore) -> None:
+    started = ev.StepStarted(at=2.0, step="a", attempt=1)
+    store.append([created("r1"), entry("r1", 1, started), entry("r1", 2, started)])
+    for seq in (1, 2, 4):  # inside a stored batch, at its last event, past the next one
+        with pytest.raises(StoreError):
+            store.append([entry("r1", seq, ev.RunResumed(at=3.0))])
+    store.append([entry("r1", 3, ev.RunResumed(at=3.0))])
+    assert len(store.read("r1")) == 4
+
+
 def test_an_unknown_run_is_reported_with_what_to_do(store: JournalStore) -> None:
     with pytest.raises(RunNotFound, match="no run 'nope' in .*; list runs with `kflow runs`"):
         store.read("nope")

@@ -1,6 +1,6 @@
 -- name: append_batch
--- Append a run's events from one commit; (run_id, seq) is unique, so two writers cannot
--- both extend a run.
+-- Append a run's events from one commit; a row must start where the run's last row ends
+-- (a trigger checks), so two writers cannot both extend a run.
 INSERT INTO journal (run_id, seq, count, body) VALUES (?, ?, ?, ?)
 
 -- name: insert_run
