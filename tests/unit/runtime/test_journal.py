@@ -79,7 +79,7 @@ def test_a_writer_thread_commits_while_the_loop_goes_on() -> None:
         return ticks, journal.commits
 
     ticks, commits = asyncio.run(scenario())
-    assert ticks >= 10
+    assert ticks >= 3  # ~45 on a quiet machine; a loaded one wakes the 1 ms sleeps late
     assert store.threads == {"kflow-commit_0"}
     assert [type(e) for e in store.read("r")][:2] == [ev.RunCreated, ev.StepStarted]
     assert store.batches == [1, 5, 2] and commits == 3
