@@ -137,7 +137,12 @@ def test_a_quick_sync_function_moves_to_the_loop_and_keeps_its_step_context(
     def where() -> dict[str, Any]:
         return {"thread": threading.get_ident(), "step": current_step()}
 
-    results = calls(PythonAction(where), context, PROMOTE_AFTER * 8)
+    action = PythonAction(where)
+    results: list[dict[str, Any]] = []
+    # Sixteen quick calls in a row: a noisy machine may need several tries (a call that
+    # is preempted in its thread does not count as quick and starts the streak again).
+    while not any(on_loop([r["thread"] for r in results])) and len(results) < 4000:
+        results += calls(action, context, PROMOTE_AFTER * 8)
     placed = on_loop([r["thread"] for r in results])
     assert placed[:PROMOTE_AFTER] == [False] * PROMOTE_AFTER  # it has to prove itself first
     assert any(placed), "a function returning at once never ran on the loop"
