@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.dags import Dag, science
 from bench.jobs import Job, check, fresh_engine, job_trial
 from bench.metrics import Target
-from bench.probes import timing_decide, timing_steps
+from bench.probes import StepTimes
 from bench.reference import asyncio_makespan
 from bench.registry import Sample, Trial, workload
 from bench.schedule import kflow_keys, simulated
@@ -74,12 +74,9 @@ def dag_trial(steps: int, slots: int, summary: str, scale: float = 1.0) -> Trial
         spec = WorkflowSpec.model_validate(dag.spec(width, "estimate" in StepSpec.model_fields))
         plan = compile_plan(spec)
         compile_s = time.perf_counter() - start
-        with (
-            fresh_engine(db, durability) as engine,
-            timing_decide() as decisions,
-            timing_steps() as timers,
-        ):
-            began, create_s, makespan = loop.run(_create_then_execute(engine.service, plan))
+        with fresh_engine(db, durability) as engine:
+            run_id, began, create_s, makespan = loop.run(_create_then_execute(engine.service, plan))
+            timers = StepTimes.from_journal(engine.service.store.read(run_id))
         key = (size, width, factor)
         if key not in _REFERENCES:
             _REFERENCES[key] = _references(dag, width, spec, bare=factor == 1.0)
@@ -88,8 +85,6 @@ def dag_trial(steps: int, slots: int, summary: str, scale: float = 1.0) -> Trial
             "compile_s": compile_s,
             "create_s": create_s,
             **_REFERENCES[key],
-            "decide_p99_ms": decisions.quantile_ms(0.99),
-            "decide_max_ms": decisions.quantile_ms(1.0),
             **timers.summary(began),
         }
         return Sample(makespan, len(dag.tasks), 1, values)
@@ -108,16 +103,16 @@ def _bounds(dag: Dag, slots: int, makespan: float) -> dict[str, float]:
     }
 
 
-async def _create_then_execute(service: Service, plan: Plan) -> tuple[float, float, float]:
-    """When `execute` began (a perf_counter), seconds to create the run, and seconds from
-    the start to the end of `execute`."""
+async def _create_then_execute(service: Service, plan: Plan) -> tuple[str, float, float, float]:
+    """The run's id, when `execute` began (a `time.time()`), seconds to create the run, and
+    seconds from the start to the end of `execute`."""
     start = time.perf_counter()
     (run_id,) = await service.create_many(plan, [{}])
-    created = time.perf_counter()
+    created, began = time.perf_counter(), time.time()
     results = await service.execute([run_id])
     ended = time.perf_counter()
     check(results)
-    return created, created - start, ended - created
+    return run_id, began, created - start, ended - created
 
 
 dag_1k = workload("dag-1k", "sleep", DAG_TARGET, sleeps=True)(

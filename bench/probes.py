@@ -1,20 +1,19 @@
-"""Measuring inside the bench process: scheduling decisions, step timers and the peak RSS."""
+"""Measuring the bench process: scheduling decisions, step timers (from the journal) and RSS."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 import resource
 import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from kflow.engine import commands as cmd
+from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
-from kflow.runtime.driver import Outcome, RunDriver
 
 
 class DecideTimes:
@@ -67,16 +66,37 @@ def timing_decide() -> Iterator[DecideTimes]:
 
 
 class StepTimes:
-    """When the first step started, and how late each `sleep` step's timer fired."""
+    """When the first step of a run started, and how late each `sleep` step ended."""
 
     def __init__(self) -> None:
         self.first_start: float | None = None
-        """`time.perf_counter()` at the first step's start."""
+        """The first step's start (`time.time()`, as the journal has it)."""
         self.late = array("d")
-        """Seconds between each timer's deadline and the moment it fired."""
+        """Seconds each sleep lasted beyond the seconds it slept for."""
+
+    @classmethod
+    def from_journal(cls, events: Iterable[ev.AnyEvent]) -> StepTimes:
+        """Read from a finished run's events: nothing is timed while the run goes on.
+
+        A sleep's end is recorded a few microseconds after its timer fires, so the
+        lateness is the timer's, within that. A timer that fires late keeps its slot from
+        the next step: on a DAG of short sleeps the lateness, summed over every step, is
+        most of the makespan's excess over the bound that the DAG's shape does not explain.
+        """
+        times = cls()
+        started: dict[tuple[str, int | None], float] = {}
+        for event in events:
+            if isinstance(event, ev.StepStarted):
+                started[(event.step, event.index)] = event.at
+                if times.first_start is None:
+                    times.first_start = event.at
+            elif isinstance(event, ev.StepSucceeded) and "slept" in event.output:
+                began = started[(event.step, event.index)]
+                times.late.append(max(event.at - began - event.output["slept"], 0.0))
+        return times
 
     def summary(self, began: float) -> dict[str, float]:
-        """First start after `began` (a perf_counter), and the timers' lateness."""
+        """First start after `began` (a `time.time()`), and the sleeps' lateness."""
         late = sorted(self.late)
         values = {"late_slot_s": sum(late)}
         if late:
@@ -85,38 +105,6 @@ class StepTimes:
         if self.first_start is not None:
             values["first_step_ms"] = (self.first_start - began) * 1000
         return values
-
-
-@contextmanager
-def timing_steps() -> Iterator[StepTimes]:
-    """Wrap `RunDriver` (in this process only) to time its first start and its timers.
-
-    A timer that fires late keeps its slot from the next step: on a DAG of short sleeps
-    the lateness, summed over every step, is most of the makespan's excess over the bound
-    that the DAG's shape does not explain. The originals are restored on exit.
-    """
-    original_start, original_fired = RunDriver._start, RunDriver._timer_fired
-    times = StepTimes()
-    clock = time.perf_counter
-
-    def start(self: RunDriver, start: cmd.Start) -> None:
-        if times.first_start is None:
-            times.first_start = clock()
-        original_start(self, start)
-
-    def fired(self: RunDriver, start: cmd.Start, outcome: Outcome) -> None:
-        handle = self._running.get((start.step, start.index))
-        if isinstance(handle, asyncio.TimerHandle):
-            times.late.append(self._loop.time() - handle.when())
-        original_fired(self, start, outcome)
-
-    RunDriver._start = start  # type: ignore[method-assign]
-    RunDriver._timer_fired = fired  # type: ignore[method-assign]
-    try:
-        yield times
-    finally:
-        RunDriver._start = original_start  # type: ignore[method-assign]
-        RunDriver._timer_fired = original_fired  # type: ignore[method-assign]
 
 
 _STATUS = Path("/proc/self/status")

@@ -1,4 +1,4 @@
-"""The DAG generator, the schedule simulator and the in-process probes of the benchmark."""
+"""The DAG generator, the schedule simulator and the probes of the benchmark."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from bench.dags import Dag, Task, epigenomics, montage, overlapping_pairs, science
 from bench.jobs import fresh_engine
 from bench.metrics import Target
-from bench.probes import peak_rss_mib, timing_decide, timing_steps
+from bench.probes import StepTimes, peak_rss_mib, timing_decide
 from bench.schedule import kflow_keys, seconds_keys, simulate
+from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
 from kflow.plan import compile_plan
 from kflow.runtime import loop
-from kflow.runtime.driver import RunDriver
 from kflow.spec.models import WorkflowSpec
 
 
@@ -84,16 +84,30 @@ def test_targets() -> None:
     assert Target("rss_mib", 1024).describe() == "<= 1,024 MiB RSS"
 
 
-def test_timing_steps_sees_the_first_start_and_each_timers_lateness(tmp_path: Path) -> None:
-    original = RunDriver._timer_fired
+def test_step_times_read_the_first_start_and_each_sleeps_lateness_from_the_journal(
+    tmp_path: Path,
+) -> None:
     spec = WorkflowSpec.model_validate(science(100).spec(16))
-    with fresh_engine(tmp_path / "k.db", "normal") as engine, timing_steps() as steps:
-        began = time.perf_counter()
+    with fresh_engine(tmp_path / "k.db", "normal") as engine:
+        began = time.time()
         result = loop.run(engine.service.run(spec))
+        steps = StepTimes.from_journal(engine.service.store.read(result.run_id))
     assert result.ok
-    assert RunDriver._timer_fired is original
     assert len(steps.late) == len(spec.steps)
+    assert all(0 <= late < 0.5 for late in steps.late)
     summary = steps.summary(began)
     assert 0 < summary["first_step_ms"] < 1000
     assert summary["late_slot_s"] == pytest.approx(sum(steps.late))
     assert summary["late_p50_ms"] <= summary["late_p99_ms"]
+
+
+def test_step_times_count_how_long_a_sleep_overran() -> None:
+    events: list[ev.AnyEvent] = [
+        ev.StepStarted(at=100.0, step="a", attempt=1),
+        ev.StepStarted(at=100.5, step="b", attempt=1),
+        ev.StepSucceeded(at=102.25, step="a", attempt=1, output={"slept": 2.0}),
+        ev.StepSucceeded(at=101.0, step="b", attempt=1, output={"result": 1}),
+    ]
+    steps = StepTimes.from_journal(events)
+    assert list(steps.late) == [0.25]  # b is no sleep
+    assert steps.summary(99.0)["first_step_ms"] == 1000.0
