@@ -131,6 +131,21 @@ class RunNotFound(KflowError):
         return (RunNotFound, (self.run_id, self.store))
 
 
+class DefinitionNotFound(KflowError):
+    """A run's workflow definition is missing from the store that holds the run."""
+
+    def __init__(self, digest: str, store: str) -> None:
+        self.digest = digest
+        self.store = store
+        super().__init__(
+            f"the workflow definition {digest[:12]} of this run is not in {store}; the "
+            "database is incomplete (copied without its -wal file, or edited by hand?)"
+        )
+
+    def __reduce__(self) -> tuple[type[DefinitionNotFound], tuple[str, str]]:
+        return (DefinitionNotFound, (self.digest, self.store))
+
+
 class RunStateError(KflowError):
     """A request does not fit the run's current state (e.g. resuming a finished run)."""
 

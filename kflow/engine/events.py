@@ -48,16 +48,19 @@ class RunCreated(Event, tag="run_created", frozen=True, kw_only=True):
     workflow_id: str
     version: str
     digest: str
-    definition: msgspec.Raw
-    """The workflow spec as JSON, so the run can be rebuilt without the file.
-
-    Kept as raw bytes: a worker that has the plan cached (by `digest`) never parses it,
-    which matters for a 10,000-step spec (tens of milliseconds to decode).
-    """
+    definition: msgspec.Raw = msgspec.Raw(b"null")
+    """The workflow spec as raw JSON, in journals written before the store kept each
+    definition once per digest (`JournalStore.definition`); since then null (left out)."""
     inputs: dict[str, Any]
     max_concurrency: int
     environment: dict[str, Any] = {}
     """Where actions are found (agent registrations, python paths), for recovery."""
+
+    @property
+    def inline_definition(self) -> bytes | None:
+        """The spec's JSON if this event holds it (older journals), else None."""
+        body = bytes(self.definition)
+        return None if body == b"null" else body
 
 
 class StepStarted(Event, tag="step_started", frozen=True, kw_only=True):

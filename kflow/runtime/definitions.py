@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,9 +57,13 @@ def find_config(workflow: object, path: Path | None = None) -> KflowConfig:
 
 
 class Definitions:
-    """Caches of compiled plans and action resolvers, shared by all runs of a process."""
+    """Caches of compiled plans and action resolvers, shared by all runs of a process.
 
-    def __init__(self) -> None:
+    `load` fetches a workflow spec (JSON) by digest: a run's `RunCreated` names it.
+    """
+
+    def __init__(self, load: Callable[[str], bytes]) -> None:
+        self._load = load
         self._plans: dict[str, Plan] = {}
         self._resolvers: dict[str, ActionResolver] = {}
 
@@ -71,7 +75,8 @@ class Definitions:
         """The compiled plan of a run."""
         plan = self._plans.get(created.digest)
         if plan is None:
-            plan = compile_plan(WorkflowSpec.model_validate_json(bytes(created.definition)))
+            spec = created.inline_definition or self._load(created.digest)
+            plan = compile_plan(WorkflowSpec.model_validate_json(spec))
             self._plans[created.digest] = plan
         return plan
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from kflow.actions import KflowConfig
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
@@ -58,7 +56,7 @@ class Service:
     def __init__(self, store: JournalStore, config: KflowConfig | None = None) -> None:
         self.store = store
         self.config = config
-        self.definitions = Definitions()
+        self.definitions = Definitions(store.definition)
         self._compiled: dict[int, tuple[WorkflowSpec, Plan]] = {}
 
     # -- definitions ------------------------------------------------------
@@ -110,7 +108,7 @@ class Service:
         plan = self.load(workflow)
         config = self.config_for(workflow)
         bound = [bind_inputs(plan.inputs, dict(given)) for given in inputs]
-        definition = msgspec.Raw(plan.spec.model_dump_json(by_alias=True, exclude_unset=True))
+        definition = plan.spec.model_dump_json(by_alias=True, exclude_unset=True).encode()
         environment = Environment.from_config(config).to_json()
         concurrency = self._concurrency(plan, config, max_concurrency)
         entries = []
@@ -122,13 +120,12 @@ class Service:
                 workflow_id=plan.workflow_id,
                 version=plan.version,
                 digest=plan.digest,
-                definition=definition,
                 inputs=values,
                 max_concurrency=concurrency,
                 environment=environment,
             )
             entries.append(Entry(run_id, 0, created, ev.encode(created)))
-        self.store.append(entries)
+        self.store.append(entries, {plan.digest: definition})
         return [entry.run_id for entry in entries]
 
     @staticmethod

@@ -37,7 +37,7 @@ class Worker:
     ) -> None:
         self.store = store
         self.owner = Owner.here()
-        self.definitions = definitions or Definitions()
+        self.definitions = definitions or Definitions(store.definition)
         self.drivers: dict[str, RunDriver] = {}
         self._observers = list(observers)
         self._journal = GroupCommit(store, self._fatal, in_thread=store.slow_commits)

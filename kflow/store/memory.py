@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from kflow.engine import events as ev
-from kflow.errors import RunNotFound, StoreError
+from kflow.errors import DefinitionNotFound, RunNotFound, StoreError
 from kflow.store.protocol import ControlRequest, Entry, Lease, RunSummary
 
 _TERMINAL = {ev.RunSucceeded: "succeeded", ev.RunFailed: "failed", ev.RunCancelled: "cancelled"}
@@ -24,9 +24,12 @@ class MemoryStore:
         self.handled: set[int] = set()
         self.leases: dict[str, Lease] = {}
         self.batches: list[int] = []
+        self.definitions: dict[str, bytes] = {}
 
-    def append(self, entries: Sequence[Entry]) -> None:
-        """Append all entries, or none if one is out of sequence."""
+    def append(
+        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+    ) -> None:
+        """Append all entries (and keep the definitions), or none if one is out of sequence."""
         lengths = {run_id: len(events) for run_id, events in self.journals.items()}
         for entry in entries:
             expected = lengths.get(entry.run_id, 0)
@@ -35,10 +38,18 @@ class MemoryStore:
                     f"run '{entry.run_id}': event {entry.seq} appended where {expected} was next"
                 )
             lengths[entry.run_id] = expected + 1
+        for digest, body in (definitions or {}).items():
+            self.definitions.setdefault(digest, body)
         for entry in entries:
             self.journals.setdefault(entry.run_id, []).append(ev.decode(entry.body))
             self._project(entry)
         self.batches.append(len(entries))
+
+    def definition(self, digest: str) -> bytes:
+        """The workflow spec kept under `digest`."""
+        if digest not in self.definitions:
+            raise DefinitionNotFound(digest, self.location)
+        return self.definitions[digest]
 
     def _project(self, entry: Entry) -> None:
         event = entry.event

@@ -71,8 +71,18 @@ class JournalStore(Protocol):
     slow_commits: bool
     """Whether a commit waits for the disk (an fsync), so is best made off the event loop."""
 
-    def append(self, entries: Sequence[Entry]) -> None:
-        """Append all entries in one transaction; durable when this returns."""
+    def append(
+        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+    ) -> None:
+        """Append all entries in one transaction; durable when this returns.
+
+        `definitions` are workflow specs (JSON) by digest, for new runs' `RunCreated`
+        events to refer to: stored in the same transaction, once per digest.
+        """
+        ...
+
+    def definition(self, digest: str) -> bytes:
+        """The workflow spec (JSON) stored under `digest`; raises DefinitionNotFound."""
         ...
 
     def read(self, run_id: str) -> list[AnyEvent]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kflow.engine import events as ev
-from kflow.errors import RunNotFound, StoreError
+from kflow.errors import DefinitionNotFound, RunNotFound, StoreError
 from kflow.store import sql
 from kflow.store.batches import batch_rows, row_events
 from kflow.store.checkpointer import Checkpointer
@@ -87,14 +87,19 @@ class SqliteStore:
 
     # -- journal ----------------------------------------------------------
 
-    def append(self, entries: Sequence[Entry]) -> None:
+    def append(
+        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+    ) -> None:
         """Append all entries in one transaction, keeping the `runs` projection in step.
 
         A run's events share one row (`kflow.store.batches`): a row per event made
-        SQLite's share of a step several times larger.
+        SQLite's share of a step several times larger. `definitions` are stored in the
+        same transaction, once per digest.
         """
         rows = batch_rows(entries)
         with self._transaction("write to"):
+            if definitions:
+                self._db.executemany(_Q["insert_definition"], definitions.items())
             self._db.executemany(_Q["append_batch"], rows)
             for entry in entries:
                 if type(entry.event) in _PROJECTED:  # most events leave `runs` as it is
@@ -120,6 +125,13 @@ class SqliteStore:
         if not rows:
             raise RunNotFound(run_id, self.location)
         return [event for count, body in rows for event in row_events(count, body)]
+
+    def definition(self, digest: str) -> bytes:
+        """The workflow spec stored under `digest`."""
+        rows = self._query("definition", (digest,))
+        if not rows:
+            raise DefinitionNotFound(digest, self.location)
+        return bytes(rows[0][0])
 
     def resolve_id(self, prefix: str) -> str:
         """The full id of the single run whose id starts with `prefix`."""

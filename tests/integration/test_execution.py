@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -488,11 +488,13 @@ def test_a_run_is_reported_ended_only_once_its_end_is_committed(tmp_path: Path) 
     store = SqliteStore(tmp_path / "k.db", "full")
     real_append = store.append
 
-    def slow_append(entries: Sequence[Entry]) -> None:
+    def slow_append(
+        entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+    ) -> None:
         time.sleep(0.05)
         if any(isinstance(entry.event, ev.RunSucceeded) for entry in entries):
             raise StoreError("disk full")
-        real_append(entries)
+        real_append(entries, definitions)
 
     store.append = slow_append  # type: ignore[method-assign]
     service = Service(store, KflowConfig())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -26,10 +26,12 @@ class SlowDisk(MemoryStore):
         self.seconds = seconds
         self.threads: set[str] = set()
 
-    def append(self, entries: Sequence[Entry]) -> None:
+    def append(
+        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+    ) -> None:
         time.sleep(self.seconds)
         self.threads.add(threading.current_thread().name)
-        super().append(entries)
+        super().append(entries, definitions)
 
 
 def _unexpected(error: BaseException) -> None:

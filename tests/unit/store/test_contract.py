@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from kflow.engine import events as ev
-from kflow.errors import RunNotFound, StoreError
+from kflow.errors import DefinitionNotFound, RunNotFound, StoreError
 from kflow.store import Entry, JournalStore, Lease, MemoryStore, SqliteStore
 
 
@@ -29,7 +28,6 @@ def created(run_id: str, at: float = 1.0) -> Entry:
         workflow_id="wf",
         version="1",
         digest="d",
-        definition=msgspec.Raw(b"{}"),
         inputs={},
         max_concurrency=1,
     )
@@ -77,6 +75,23 @@ def test_events_appended_out_of_sequence_are_rejected(store: JournalStore) -> No
             store.append([entry("r1", seq, ev.RunResumed(at=3.0))])
     store.append([entry("r1", 3, ev.RunResumed(at=3.0))])
     assert len(store.read("r1")) == 4
+
+
+def test_a_definition_is_stored_once_per_digest_with_the_runs_that_use_it(
+    store: JournalStore,
+) -> None:
+    store.append([created("r1")], {"d": b'{"id": "first"}'})
+    store.append([created("r2")], {"d": b'{"id": "second"}'})  # the same digest: kept as is
+    assert store.definition("d") == b'{"id": "first"}'
+    assert store.read("r2")[0] == created("r2").event  # the event names it, holds no copy
+
+
+def test_a_rejected_batch_stores_no_definition(store: JournalStore) -> None:
+    store.append([created("r1")])
+    with pytest.raises(StoreError):
+        store.append([created("r1")], {"e": b"{}"})  # r1 exists: out of sequence
+    with pytest.raises(DefinitionNotFound, match=r"definition e of this run is not in"):
+        store.definition("e")
 
 
 def test_an_unknown_run_is_reported_with_what_to_do(store: JournalStore) -> None:

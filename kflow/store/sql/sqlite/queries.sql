@@ -3,6 +3,13 @@
 -- (a trigger checks), so two writers cannot both extend a run.
 INSERT INTO journal (run_id, seq, count, body) VALUES (?, ?, ?, ?)
 
+-- name: insert_definition
+-- The same digest is the same workflow: the first copy stored is kept.
+INSERT OR IGNORE INTO definitions (digest, body) VALUES (?, ?)
+
+-- name: definition
+SELECT body FROM definitions WHERE digest = ?
+
 -- name: insert_run
 INSERT INTO runs (run_id, workflow_id, status, created_at, updated_at) VALUES (?, ?, 'running', ?, ?)
 

@@ -37,6 +37,13 @@ FROM journal AS j, json_each(
     END
 ) AS e;
 
+-- Workflow definitions, once per digest: a run's `RunCreated` event names its definition
+-- by digest. (Runs created before this table existed hold a copy in that event.)
+CREATE TABLE definitions (
+    digest  TEXT PRIMARY KEY,
+    body    BLOB NOT NULL
+);
+
 -- A projection of the journal for listing runs quickly; written in the same
 -- transaction as the events it summarises.
 CREATE TABLE runs (
