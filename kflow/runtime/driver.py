@@ -111,10 +111,9 @@ class RunDriver:
             if type(event) in ev.TERMINAL_EVENTS and not self.done.done():
                 self.done.set_result(self.machine.state.status)
             return
-        # The run's last entry in this commit, or one a task waited for: a task may start
-        # now, if a slot is free (with every slot taken, `decide` could only say "wait").
-        machine = self.machine
-        if (seq == self._appended or machine.promotable(seq)) and machine.has_free_slot():
+        # A task may start now if a slot is free and one is ready, or waited for this
+        # entry (with every slot taken, or nothing to start, `decide` could only say "wait").
+        if self.machine.has_free_slot_and_ready_task(seq):
             self.pump()
 
     def _wake_at(self, at: float) -> None:
@@ -184,11 +183,13 @@ class RunDriver:
                 type="InternalError",
             )
             self._failed(start, error, None)
-        machine = self.machine
-        if machine.has_free_slot_and_ready_task(self._durable) or machine.state.running == 0:
+        machine, durable = self.machine, self._durable
+        if machine.has_free_slot_and_ready_task(durable) or (
+            machine.state.running == 0 and not machine.awaits_commit(durable)
+        ):
             self.pump()  # a task that is ready and durable may take the slot, or the run ends
         else:
-            self._hurry()
+            self._hurry()  # a task waits for this result's commit: it starts from `_committed`
 
     async def _attempt(self, start: cmd.Start) -> Outcome:
         """Run the action once; return how to record what happened."""
