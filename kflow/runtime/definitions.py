@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from kflow.actions import ActionResolver, AgentRegistry, KflowConfig, load_config
 from kflow.engine import events as ev
@@ -65,7 +66,7 @@ class Definitions:
     def __init__(self, load: Callable[[str], bytes]) -> None:
         self._load = load
         self._plans: dict[str, Plan] = {}
-        self._resolvers: dict[str, ActionResolver] = {}
+        self._resolvers: dict[bytes, ActionResolver] = {}
 
     def remember(self, plan: Plan) -> None:
         """Keep an already compiled plan so runs of it skip compiling again."""
@@ -88,11 +89,14 @@ class Definitions:
         machine.apply_all(events[1:])
         return machine
 
-    def resolver(self, environment: Environment) -> ActionResolver:
-        """The action resolver for an environment."""
-        key = json.dumps(environment.to_json(), sort_keys=True)
+    def resolver(self, created: ev.RunCreated) -> ActionResolver:
+        """The action resolver for the environment a run was created in."""
+        # Runs created together share an environment: one cheap canonical key per run
+        # (json.dumps of a rebuilt Environment was a fifth of adopting 1,000 runs).
+        key = msgspec.json.encode(created.environment, order="sorted")
         resolver = self._resolvers.get(key)
         if resolver is None:
+            environment = Environment.from_event(created)
             environment.activate()
             resolver = ActionResolver(AgentRegistry(environment.agents))
             self._resolvers[key] = resolver

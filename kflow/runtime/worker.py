@@ -14,7 +14,7 @@ from kflow.engine.machine import RunMachine
 from kflow.engine.state import RunStatus
 from kflow.errors import RunStateError, StoreError
 from kflow.runtime import freeze
-from kflow.runtime.definitions import Definitions, Environment
+from kflow.runtime.definitions import Definitions
 from kflow.runtime.driver import Observer, RunDriver
 from kflow.runtime.journal import GroupCommit
 from kflow.runtime.leases import HEARTBEAT_SECONDS, Owner, is_live
@@ -122,7 +122,7 @@ class Worker:
         machine = self.definitions.machine(events)
         created = events[0]
         assert isinstance(created, ev.RunCreated)
-        resolver = self.definitions.resolver(Environment.from_event(created))
+        resolver = self.definitions.resolver(created)
         driver = RunDriver(machine, self._journal, resolver, self._notify)
         self.drivers[run_id] = driver
         # Attempts recorded as running belong to a worker that is gone: they
