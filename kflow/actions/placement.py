@@ -10,7 +10,10 @@ that never waits gains nothing from a thread anyway, so kflow watches each funct
   waited (wall time within `WAIT_SLACK_SECONDS` of CPU time), it runs on the loop;
 - one slow or waiting call on the loop sends it back to threads, and each demotion
   makes the next promotion need `BACKOFF` times more quick calls, so a function that
-  is quick only most of the time stalls the loop a bounded number of times.
+  is quick only most of the time stalls the loop a bounded number of times;
+- once enough calls are under way in threads to prove it quick, further calls wait up
+  to `PROBATION_SECONDS` for their verdict rather than join them: 1,000 runs starting
+  at once would otherwise send all 1,000 first calls through threads.
 
 A function that starts an event loop of its own cannot run on kflow's: the call that
 fails that way moves it back to threads for good and runs again there. Decorate a
@@ -34,6 +37,9 @@ PROMOTE_AFTER = 16
 """Quick calls in a row, in threads, before a function first runs on the loop."""
 BACKOFF = 16
 """Each demotion multiplies the quick calls needed for the next promotion by this."""
+PROBATION_SECONDS = 0.005
+"""How long a call may wait for the calls under way in threads to prove a function quick
+(a quick function's calls come back in well under a millisecond)."""
 
 _PINNED = "__kflow_in_thread__"
 _OWN_LOOP_ERRORS = (
@@ -87,11 +93,27 @@ class Placement:
         self._pinned = pinned
         self._streak = 0
         self._needed = PROMOTE_AFTER
+        self._in_threads = 0
+        """Calls started in threads and not yet observed."""
+
+    def start_in_thread(self) -> None:
+        """Count a call that starts in a thread (its `observe` ends it)."""
+        self._in_threads += 1
+
+    @property
+    def proving(self) -> bool:
+        """Whether the calls under way in threads would promote the function if all were
+        quick: a new call may then wait for their verdict instead of adding to them."""
+        if self.on_loop or self._pinned or not self._in_threads:
+            return False
+        return self._streak + self._in_threads >= self._needed
 
     def observe(self, wall: float, cpu: float, *, ran_on_loop: bool) -> bool:
         """Take in one call's wall and CPU seconds; True if it ran on the loop and was too
         slow for it (the function is back in threads). Pass `math.inf` as the wall time of
         a call that was cancelled before it returned."""
+        if not ran_on_loop:
+            self._in_threads = max(self._in_threads - 1, 0)
         quick = wall <= QUICK_SECONDS and wall - cpu <= WAIT_SLACK_SECONDS
         if quick:
             self._streak += 1

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import inspect
 import logging
 import math
 import pkgutil
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 from kflow.actions import threads
 from kflow.actions.base import StepContext, bind_context
 from kflow.actions.placement import (
+    PROBATION_SECONDS,
     Placement,
     close_unstarted_coroutines,
     is_pinned_to_threads,
@@ -64,6 +68,48 @@ class _Params:
         return found
 
 
+class _Verdict:
+    """Calls waiting for the calls under way in threads to prove a function quick or not.
+
+    Kept per event loop: a function may serve loops in several threads, or loop after loop.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, list[asyncio.Future[None]]
+        ] = weakref.WeakKeyDictionary()
+
+    async def wait(self) -> None:
+        """Return once the verdict is in, or after `PROBATION_SECONDS` at the latest."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        waiting = self._waiting.setdefault(loop, [])
+        if not waiting:
+            loop.call_later(PROBATION_SECONDS, self._release, loop, waiting)
+        waiting.append(waiter)
+        await waiter
+
+    def settle_unless(self, still_proving: bool) -> None:
+        """Let every waiting call go on (to the loop if the function was promoted)."""
+        if still_proving:
+            return
+        for loop, waiting in list(self._waiting.items()):
+            if loop is asyncio.get_running_loop():
+                self._release(loop, waiting)
+            else:
+                with contextlib.suppress(RuntimeError):  # that loop has closed
+                    loop.call_soon_threadsafe(self._release, loop, waiting)
+
+    def _release(
+        self, loop: asyncio.AbstractEventLoop, waiting: list[asyncio.Future[None]]
+    ) -> None:
+        if self._waiting.get(loop) is waiting:
+            del self._waiting[loop]
+        for waiter in waiting:
+            if not waiter.done():  # a waiting call may have been cancelled
+                waiter.set_result(None)
+
+
 def callable_name(func: Callable[..., Any]) -> str:
     """`module:qualname` of a callable, for messages."""
     module = getattr(func, "__module__", None) or "?"
@@ -92,6 +138,7 @@ class PythonAction:
         self._is_async = is_async_callable(func)
         self._params = _Params.of(func)
         self.placement = Placement(pinned=is_pinned_to_threads(func))
+        self._verdict = _Verdict()
 
     def __repr__(self) -> str:
         return f"PythonAction({self.name})"
@@ -113,6 +160,8 @@ class PythonAction:
 
     async def _call_sync(self, inputs: Mapping[str, Any]) -> Any:
         placement = self.placement
+        if placement.proving:
+            await self._verdict.wait()
         if placement.on_loop:
             started, cpu = time.perf_counter(), time.thread_time()
             try:
@@ -138,14 +187,17 @@ class PythonAction:
                         extra={"action": "step_function_demoted"},
                     )
         call = {"func": self.func, "kwargs": inputs}
+        placement.start_in_thread()
         try:
             result, error, wall, cpu = await threads.run_in_thread(timed_call, call)
         except BaseException:
             # Cancelled, by the step's timeout or the end of the run: the call may block,
             # so it ends the run of quick calls that would move the function onto the loop.
             placement.observe(math.inf, 0.0, ran_on_loop=False)
+            self._verdict.settle_unless(placement.proving)
             raise
         placement.observe(wall, cpu, ran_on_loop=False)
+        self._verdict.settle_unless(placement.proving)
         if error is not None:
             raise error
         return result

@@ -12,6 +12,7 @@ import kflow
 from kflow.actions import PythonAction, StepContext, classify, current_step
 from kflow.actions.placement import (
     BACKOFF,
+    PROBATION_SECONDS,
     PROMOTE_AFTER,
     QUICK_SECONDS,
     WAIT_SLACK_SECONDS,
@@ -78,6 +79,21 @@ def test_a_slow_call_of_a_function_already_back_in_threads_for_good_is_not_repor
 
 def test_a_pinned_function_never_moves_to_the_loop() -> None:
     assert not observed(Placement(pinned=True), *[QUICK] * PROMOTE_AFTER * 10).on_loop
+
+
+def test_calls_under_way_in_threads_that_could_prove_it_quick_make_it_proving() -> None:
+    placement = observed(Placement(), *[QUICK] * 4)
+    for _ in range(PROMOTE_AFTER - 5):
+        placement.start_in_thread()
+    assert not placement.proving  # 4 quick + 11 under way: one short of a promotion
+    placement.start_in_thread()
+    assert placement.proving
+    placement.observe(*WAITED, ran_on_loop=False)  # one comes back slow: no promotion soon
+    assert not placement.proving
+    pinned = Placement(pinned=True)
+    for _ in range(PROMOTE_AFTER):
+        pinned.start_in_thread()
+    assert not pinned.proving
 
 
 def test_in_thread_marks_functions_and_the_methods_of_agents() -> None:
@@ -147,6 +163,48 @@ def test_a_quick_sync_function_moves_to_the_loop_and_keeps_its_step_context(
     assert placed[:PROMOTE_AFTER] == [False] * PROMOTE_AFTER  # it has to prove itself first
     assert any(placed), "a function returning at once never ran on the loop"
     assert all(r["step"] == context for r in results)
+
+
+def concurrent_calls(action: PythonAction, context: StepContext, count: int) -> list[Any]:
+    """Start `count` calls of `action` at once on one loop; return each result."""
+
+    async def many() -> list[Any]:
+        return await asyncio.gather(*(action({}, context) for _ in range(count)))
+
+    return asyncio.run(many())
+
+
+def test_calls_started_together_wait_for_the_first_ones_to_prove_the_function_quick(
+    context: StepContext,
+) -> None:
+    def where() -> int:
+        return threading.get_ident()
+
+    action = PythonAction(where)
+    batch: list[bool] = []
+    # As above, a noisy machine may spoil a proof; then the waiting calls go to threads
+    # too, and the next batch of calls tries again.
+    for _ in range(8):
+        batch = on_loop(concurrent_calls(action, context, 500))
+        if any(batch):
+            break
+    assert batch[:PROMOTE_AFTER] == [False] * PROMOTE_AFTER  # these proved it quick
+    assert batch.count(True) >= 500 - 2 * PROMOTE_AFTER, "the others went through threads"
+
+
+def test_calls_of_a_slow_function_wait_for_no_verdict_longer_than_the_probation(
+    context: StepContext,
+) -> None:
+    def naps() -> int:
+        time.sleep(0.2)
+        return threading.get_ident()
+
+    started = time.perf_counter()
+    placed = on_loop(concurrent_calls(PythonAction(naps), context, 40))
+    # 40 threads nap at once: one nap, and the probation for the calls past the first
+    # 16; had those waited for the first naps to end, it would take two.
+    assert time.perf_counter() - started < 0.2 + PROBATION_SECONDS + 0.15
+    assert not any(placed)
 
 
 def test_a_function_that_waits_stays_in_threads(context: StepContext) -> None:
