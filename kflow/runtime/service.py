@@ -176,8 +176,9 @@ class Service:
     async def recover(self, observers: Sequence[Observer] = ()) -> list[RunResult]:
         """Continue every unfinished run that no live worker owns (paused runs stay paused)."""
         now = time.time()
-        running = (r.run_id for r in self.store.list_runs("running", limit=1_000_000))
-        orphans = [r for r in running if not is_live(self.store.lease(r), now)]
+        running = [r.run_id for r in self.store.list_runs("running", limit=1_000_000)]
+        leases = self.store.leases_of(running)
+        orphans = [r for r in running if not is_live(leases.get(r), now)]
         if not orphans:
             return []
         return await self.execute(orphans, observers)

@@ -89,7 +89,8 @@ class Worker:
         interrupted attempts run again, finished steps are never repeated.
         """
         now = time.time()
-        previous = {run_id: self.store.lease(run_id) for run_id in run_ids}
+        leases = self.store.leases_of(run_ids)
+        previous = {run_id: leases.get(run_id) for run_id in run_ids}
         for run_id, lease in previous.items():
             if lease is not None and lease.owner != self.owner.id and is_live(lease, now):
                 raise RunStateError(
@@ -109,10 +110,11 @@ class Worker:
         # Plans and run states live as long as their runs: keep the garbage collector
         # from scanning them again and again (see `kflow.runtime.freeze`).
         with freeze.collection_paused():
+            journals = self.store.read_runs(run_ids)
             for run_id in run_ids:
                 lease = previous[run_id]
                 orphaned = lease is not None and lease.owner != self.owner.id
-                adopted.append(self._drive(run_id, self.store.read(run_id), orphaned))
+                adopted.append(self._drive(run_id, journals[run_id], orphaned))
             freeze.freeze(self)
         for driver in adopted:
             driver.pump()

@@ -76,6 +76,10 @@ class MemoryStore:
             raise RunNotFound(run_id, self.location)
         return list(self.journals[run_id])
 
+    def read_runs(self, run_ids: Sequence[str]) -> dict[str, list[ev.AnyEvent]]:
+        """Every event of each run."""
+        return {run_id: self.read(run_id) for run_id in run_ids}
+
     def resolve_id(self, prefix: str) -> str:
         """The one run id starting with `prefix`."""
         found = [r for r in self.journals if r.startswith(prefix)]
@@ -119,6 +123,10 @@ class MemoryStore:
     def lease(self, run_id: str) -> Lease | None:
         """The run's lease."""
         return self.leases.get(run_id)
+
+    def leases_of(self, run_ids: Sequence[str]) -> dict[str, Lease]:
+        """The leases on these runs."""
+        return {r: self.leases[r] for r in run_ids if r in self.leases}
 
     def take_leases(self, leases: Sequence[Lease], seen: Mapping[str, str | None]) -> list[str]:
         """Take leases whose holder is still the one the caller saw."""

@@ -89,6 +89,11 @@ class JournalStore(Protocol):
         """Every event of a run, in order; raises RunNotFound."""
         ...
 
+    def read_runs(self, run_ids: Sequence[str]) -> dict[str, list[AnyEvent]]:
+        """Every event of each run, in order (one query); raises RunNotFound for the first
+        run that does not exist."""
+        ...
+
     def resolve_id(self, prefix: str) -> str:
         """The full id of the one run whose id starts with `prefix`; raises RunNotFound."""
         ...
@@ -119,6 +124,10 @@ class JournalStore(Protocol):
 
     def lease(self, run_id: str) -> Lease | None:
         """The run's lease, if any."""
+        ...
+
+    def leases_of(self, run_ids: Sequence[str]) -> dict[str, Lease]:
+        """The leases on these runs (one query); a run without one is left out."""
         ...
 
     def take_leases(self, leases: Sequence[Lease], seen: Mapping[str, str | None]) -> list[str]:

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
+
 from kflow.engine import events as ev
 from kflow.errors import DefinitionNotFound, RunNotFound, StoreError
 from kflow.store import sql
@@ -126,6 +128,16 @@ class SqliteStore:
             raise RunNotFound(run_id, self.location)
         return [event for count, body in rows for event in row_events(count, body)]
 
+    def read_runs(self, run_ids: Sequence[str]) -> dict[str, list[ev.AnyEvent]]:
+        """Every event of each run, in order, read in one query."""
+        found: dict[str, list[ev.AnyEvent]] = {run_id: [] for run_id in run_ids}
+        for run_id, count, body in self._query("runs_events", (_json_list(run_ids),)):
+            found[run_id] += row_events(count, body)
+        for run_id, events in found.items():
+            if not events:
+                raise RunNotFound(run_id, self.location)
+        return found
+
     def definition(self, digest: str) -> bytes:
         """The workflow spec stored under `digest`."""
         rows = self._query("definition", (digest,))
@@ -185,6 +197,11 @@ class SqliteStore:
         """The run's lease, if one was ever taken and not released."""
         rows = self._query("get_lease", (run_id,))
         return Lease(*rows[0]) if rows else None
+
+    def leases_of(self, run_ids: Sequence[str]) -> dict[str, Lease]:
+        """The leases on these runs, read in one query."""
+        rows = self._query("get_leases", (_json_list(run_ids),))
+        return {row[0]: Lease(*row) for row in rows}
 
     def take_leases(self, leases: Sequence[Lease], seen: Mapping[str, str | None]) -> list[str]:
         """Take leases whose holder is still the one the caller saw."""
@@ -320,6 +337,11 @@ class SqliteStore:
         else:
             hint = "see the cause below"
         return StoreError(f"cannot {verb} the database {self.path}: {text}; {hint}")
+
+
+def _json_list(values: Sequence[str]) -> str:
+    """A list for a query to unpack with `json_each` (one parameter, however many)."""
+    return msgspec.json.encode(list(values)).decode()
 
 
 def _statements(script: str) -> list[str]:

@@ -143,6 +143,20 @@ def test_leases_are_taken_renewed_and_released_by_their_owner(store: JournalStor
     assert store.lease("r1") is None
 
 
+def test_many_runs_and_their_leases_are_read_at_once(store: JournalStore) -> None:
+    started = ev.StepStarted(at=2.0, step="a", attempt=1)
+    store.append([created("r1"), created("r2"), entry("r1", 1, started)])
+    store.append([entry("r1", 2, ev.RunPaused(at=3.0))])
+    journals = store.read_runs(["r2", "r1"])
+    assert journals == {"r2": store.read("r2"), "r1": store.read("r1")}
+    assert [type(e) for e in journals["r1"]] == [ev.RunCreated, ev.StepStarted, ev.RunPaused]
+    with pytest.raises(RunNotFound, match="no run 'r3'"):
+        store.read_runs(["r1", "r3"])
+    store.take_leases([Lease("r2", "w1", "host", 10, 1.0)], {})
+    assert store.leases_of(["r1", "r2"]) == {"r2": Lease("r2", "w1", "host", 10, 1.0)}
+    assert store.leases_of([]) == {}
+
+
 def test_a_lease_is_taken_only_from_the_holder_the_taker_saw(store: JournalStore) -> None:
     assert store.take_leases([Lease("r1", "w1", "host", 10, 1.0)], {"r1": None}) == ["r1"]
     # w2 and w3 both saw w1 holding it; only the first of them gets it.

@@ -19,6 +19,11 @@ UPDATE runs SET status = ?, updated_at = ?, error = ? WHERE run_id = ?
 -- name: run_events
 SELECT count, body FROM journal WHERE run_id = ? ORDER BY seq
 
+-- name: runs_events
+-- The events of many runs at once; their ids come as one JSON array.
+SELECT run_id, count, body FROM journal
+WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, seq
+
 -- name: run_exists
 SELECT 1 FROM runs WHERE run_id = ?
 
@@ -51,6 +56,10 @@ SELECT handled_at FROM control WHERE id = ?
 
 -- name: get_lease
 SELECT run_id, owner, host, pid, heartbeat_at FROM leases WHERE run_id = ?
+
+-- name: get_leases
+SELECT run_id, owner, host, pid, heartbeat_at FROM leases
+WHERE run_id IN (SELECT value FROM json_each(?))
 
 -- name: take_lease
 -- Take a run's lease only from the holder the caller saw (none: a NULL `seen`), so two
