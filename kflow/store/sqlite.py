@@ -130,6 +130,8 @@ class SqliteStore:
 
     def read_runs(self, run_ids: Sequence[str]) -> dict[str, list[ev.AnyEvent]]:
         """Every event of each run, in order, read in one query."""
+        if len(run_ids) == 1:  # the plain query is twice as quick for one run
+            return {run_ids[0]: self.read(run_ids[0])}
         found: dict[str, list[ev.AnyEvent]] = {run_id: [] for run_id in run_ids}
         for run_id, count, body in self._query("runs_events", (_json_list(run_ids),)):
             found[run_id] += row_events(count, body)
@@ -200,6 +202,9 @@ class SqliteStore:
 
     def leases_of(self, run_ids: Sequence[str]) -> dict[str, Lease]:
         """The leases on these runs, read in one query."""
+        if len(run_ids) == 1:
+            lease = self.lease(run_ids[0])
+            return {} if lease is None else {lease.run_id: lease}
         rows = self._query("get_leases", (_json_list(run_ids),))
         return {row[0]: Lease(*row) for row in rows}
 

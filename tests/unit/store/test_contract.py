@@ -155,6 +155,9 @@ def test_many_runs_and_their_leases_are_read_at_once(store: JournalStore) -> Non
     store.take_leases([Lease("r2", "w1", "host", 10, 1.0)], {})
     assert store.leases_of(["r1", "r2"]) == {"r2": Lease("r2", "w1", "host", 10, 1.0)}
     assert store.leases_of([]) == {}
+    assert store.leases_of(["r2"]) == {"r2": Lease("r2", "w1", "host", 10, 1.0)}
+    assert store.leases_of(["r1"]) == {}
+    assert store.read_runs(["r1"]) == {"r1": journals["r1"]}
 
 
 def test_a_lease_is_taken_only_from_the_holder_the_taker_saw(store: JournalStore) -> None:
