@@ -180,30 +180,30 @@ def test_calls_started_together_wait_for_the_first_ones_to_prove_the_function_qu
     def where() -> int:
         return threading.get_ident()
 
-    action = PythonAction(where)
-    batch: list[bool] = []
-    # As above, a noisy machine may spoil a proof; then the waiting calls go to threads
-    # too, and the next batch of calls tries again.
-    for _ in range(8):
-        batch = on_loop(concurrent_calls(action, context, 500))
-        if any(batch):
+    # 200 calls of a new function at once: the first 16 go to threads to prove it quick,
+    # the others wait for them and then run on the loop. A noisy machine may spoil the
+    # proof (the waiting calls then go to threads too) or preempt a call on the loop
+    # (which sends the rest back): try again with a new function, a few times.
+    for _ in range(20):
+        placed = on_loop(concurrent_calls(PythonAction(where), context, 200))
+        if placed[:PROMOTE_AFTER] == [False] * PROMOTE_AFTER and all(placed[PROMOTE_AFTER:]):
             break
-    assert batch[:PROMOTE_AFTER] == [False] * PROMOTE_AFTER  # these proved it quick
-    assert batch.count(True) >= 500 - 2 * PROMOTE_AFTER, "the others went through threads"
+    assert placed[:PROMOTE_AFTER] == [False] * PROMOTE_AFTER
+    assert all(placed[PROMOTE_AFTER:]), "calls past the first 16 went through threads"
 
 
 def test_calls_of_a_slow_function_wait_for_no_verdict_longer_than_the_probation(
     context: StepContext,
 ) -> None:
     def naps() -> int:
-        time.sleep(0.2)
+        time.sleep(0.5)
         return threading.get_ident()
 
     started = time.perf_counter()
     placed = on_loop(concurrent_calls(PythonAction(naps), context, 40))
     # 40 threads nap at once: one nap, and the probation for the calls past the first
     # 16; had those waited for the first naps to end, it would take two.
-    assert time.perf_counter() - started < 0.2 + PROBATION_SECONDS + 0.15
+    assert time.perf_counter() - started < 0.5 + PROBATION_SECONDS + 0.4
     assert not any(placed)
 
 
