@@ -11,7 +11,7 @@ from bench.dags import Dag, Task, epigenomics, montage, overlapping_pairs, scien
 from bench.jobs import fresh_engine
 from bench.metrics import Target
 from bench.probes import StepTimes, peak_rss_mib, timing_decide
-from bench.schedule import kflow_keys, seconds_keys, simulate
+from bench.schedule import kflow_keys, seconds_keys, simulate, simulate_serial
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
 from kflow.plan import compile_plan
@@ -64,6 +64,21 @@ def test_lower_bound_and_simulation() -> None:
     assert simulate(dag, 1, kflow_keys(dag)) == 4.0
     big = science(300)
     assert simulate(big, 8, kflow_keys(big)) >= big.lower_bound(8)
+
+
+def test_a_serial_cost_per_completion_delays_what_each_completion_frees() -> None:
+    dag = Dag(
+        "d",
+        [Task("a", "k", 1.0), Task("b", "k", 1.0), Task("c", "k", 2.0, ("a",))],
+    )
+    keys = seconds_keys(dag)
+    assert simulate_serial(dag, 2, keys, 0.0) == simulate(dag, 2, keys) == 3.0
+    # a and b end together at 1.0 and are handled at 1.1 and 1.2; c (freed by a) starts
+    # at 1.1 and ends at 3.1, handled at 3.2.
+    assert simulate_serial(dag, 2, keys, 0.1) == pytest.approx(3.2)
+    big = science(1000)
+    big_keys = kflow_keys(big)
+    assert simulate_serial(big, 8, big_keys, 0.0) == pytest.approx(simulate(big, 8, big_keys))
 
 
 def test_timing_decide_wraps_and_restores() -> None:
