@@ -31,6 +31,8 @@ Nothing waits for a start to be durable (see `GroupCommit.append`); a result is 
 for only once a task it readied could take a free slot (`RunDriver._hurry` then)."""
 Outcome = Callable[[], None]
 """Records what an attempt came to (its success or its failure)."""
+_QUIET = (ev.StepStarted, ev.StepSucceeded)
+"""Events after which `decide` has news only if a task became startable."""
 
 
 class RunDriver:
@@ -56,6 +58,8 @@ class RunDriver:
         self._appended = self._durable
         """Sequence number of this run's last event handed to the journal."""
         self._stopped = False
+        self._undecided = False
+        """An event other than a start or a success was recorded since the last pump."""
         self._on_commit = self._committed  # one bound method for every entry, not one each
         self._loop = asyncio.get_running_loop()
         self.done = self._loop.create_future()
@@ -72,6 +76,7 @@ class RunDriver:
         """
         if self._stopped:
             return
+        self._undecided = False
         for command in self.machine.decide(time.time(), self._durable):
             match command:
                 case cmd.Start():
@@ -97,6 +102,8 @@ class RunDriver:
         self.machine.apply(event)
         kind = type(event)
         lazy, starts = _APPEND_MODES.get(kind, _AT_ONCE)
+        if kind not in _QUIET:
+            self._undecided = True
         self._journal.append(entry, self._on_commit, lazy=lazy, starts_attempt=starts)
         if kind in ev.TERMINAL_EVENTS:
             self._abandon_running()
@@ -113,7 +120,10 @@ class RunDriver:
             return
         # A task may start now if a slot is free and one is ready, or waited for this
         # entry (with every slot taken, or nothing to start, `decide` could only say "wait").
-        if self.machine.has_free_slot_and_ready_task(seq):
+        machine = self.machine
+        if (seq == self._appended or machine.promotable(seq)) and (
+            self._undecided or machine.has_free_slot_and_ready_task(seq)
+        ):
             self.pump()
 
     def _wake_at(self, at: float) -> None:

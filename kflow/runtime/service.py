@@ -220,7 +220,9 @@ class Service:
         if is_live(self.store.lease(run_id), now):
             request = self.store.request(run_id, action, reason, now)
             if await self._await_handled(run_id, request):
-                _check_applied(run_id, self.fold(run_id).state.status, action)
+                now_events = self.store.read(run_id)
+                status = self.definitions.machine(now_events).state.status
+                _check_applied(run_id, now_events[len(events) :], status, action)
                 return "requested"
             # The worker stopped before it saw the request: carry it out here.
             self.store.mark_handled([request], time.time())
@@ -308,9 +310,17 @@ def _check_allowed(run_id: str, status: RunStatus, action: str) -> None:
         raise RunStateError(f"run '{run_id}' is already paused")
 
 
-def _check_applied(run_id: str, status: RunStatus, action: str) -> None:
-    """Raise if the run ended on its own before the worker carried out the request."""
-    if status.finished and not (action == "cancel" and status is RunStatus.CANCELLED):
+_CONTROL_EVENTS = {"pause": ev.RunPaused, "resume": ev.RunResumed, "cancel": ev.RunCancelled}
+
+
+def _check_applied(
+    run_id: str, appended: list[ev.AnyEvent], status: RunStatus, action: str
+) -> None:
+    """Raise if the run ended on its own before the worker carried out the request (a run
+    may also end just after: it ran to its end once resumed)."""
+    if any(isinstance(e, _CONTROL_EVENTS[action]) for e in appended):
+        return
+    if status.finished:
         raise RunStateError(
             f"run '{run_id}' {_ended(status.value)} before the {action} request reached it"
         )
