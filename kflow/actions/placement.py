@@ -95,6 +95,8 @@ class Placement:
         self._needed = PROMOTE_AFTER
         self._in_threads = 0
         """Calls started in threads and not yet observed."""
+        self._observed = False
+        """Whether any call has been observed (a streak of 0 after one means it was slow)."""
 
     def start_in_thread(self) -> None:
         """Count a call that starts in a thread (its `observe` ends it)."""
@@ -106,12 +108,15 @@ class Placement:
         quick: a new call may then wait for their verdict instead of adding to them."""
         if self.on_loop or self._pinned or not self._in_threads:
             return False
+        if self._observed and not self._streak:
+            return False  # the last call was slow: no verdict is coming within a few ms
         return self._streak + self._in_threads >= self._needed
 
     def observe(self, wall: float, cpu: float, *, ran_on_loop: bool) -> bool:
         """Take in one call's wall and CPU seconds; True if it ran on the loop and was too
         slow for it (the function is back in threads). Pass `math.inf` as the wall time of
         a call that was cancelled before it returned."""
+        self._observed = True
         if not ran_on_loop:
             self._in_threads = max(self._in_threads - 1, 0)
         quick = wall <= QUICK_SECONDS and wall - cpu <= WAIT_SLACK_SECONDS

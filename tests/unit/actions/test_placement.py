@@ -96,6 +96,17 @@ def test_calls_under_way_in_threads_that_could_prove_it_quick_make_it_proving() 
     assert not pinned.proving
 
 
+def test_a_function_whose_last_call_was_slow_is_not_waited_for() -> None:
+    placement = Placement()
+    for _ in range(PROMOTE_AFTER * 2):
+        placement.start_in_thread()
+    assert placement.proving  # nothing is known yet: the first calls may prove it quick
+    placement.observe(*SLOW, ran_on_loop=False)
+    assert not placement.proving  # its calls are slow: a verdict will not come in ms
+    placement.observe(*QUICK, ran_on_loop=False)
+    assert placement.proving
+
+
 def test_in_thread_marks_functions_and_the_methods_of_agents() -> None:
     @in_thread
     def pinned() -> None: ...
