@@ -252,7 +252,13 @@ class SqliteStore:
 
     def _migrate(self) -> None:
         pending = sql.migrations("sqlite")
-        if self._version() >= pending[-1][0]:
+        version, latest = self._version(), pending[-1][0]
+        if version > latest:
+            raise StoreError(
+                f"{self.path} was written by a newer kflow (schema {version}, this one knows "
+                f"{latest}); upgrade kflow to use it"
+            )
+        if version == latest:
             return
         # Two processes may open a new file at once: take the write lock, then look again.
         self._db.execute("BEGIN IMMEDIATE")

@@ -29,6 +29,15 @@ def test_the_migrations_build_exactly_the_schema(tmp_path: Path) -> None:
     assert _schema(migrated) == _schema(fresh)
 
 
+def test_a_database_of_a_newer_kflow_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "k.db").close()
+    newer = sqlite3.connect(tmp_path / "k.db")
+    newer.execute("PRAGMA user_version = 99")
+    newer.close()
+    with pytest.raises(StoreError, match=r"written by a newer kflow \(schema 99, .*upgrade kflow"):
+        SqliteStore(tmp_path / "k.db")
+
+
 def test_a_journal_of_the_first_schema_is_moved_into_batches(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     old = sqlite3.connect(path, isolation_level=None)
