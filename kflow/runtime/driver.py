@@ -118,8 +118,10 @@ class RunDriver:
             if type(event) in ev.TERMINAL_EVENTS and not self.done.done():
                 self.done.set_result(self.machine.state.status)
             return
-        # A task may start now if a slot is free and one is ready, or waited for this
-        # entry (with every slot taken, or nothing to start, `decide` could only say "wait").
+        # Decide again at the run's last entry in this commit (or one a task waited for) if
+        # a task can start now, or if an event other than a start or a success came since
+        # the last decision: a failure, a pause or resume, a recovery may call for a retry
+        # timer, the run's end, or starts. Otherwise `decide` could only say "wait".
         machine = self.machine
         if (seq == self._appended or machine.promotable(seq)) and (
             self._undecided or machine.has_free_slot_and_ready_task(seq)
