@@ -9,6 +9,7 @@ import inspect
 import logging
 import math
 import pkgutil
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -78,22 +79,27 @@ class _Verdict:
         self._waiting: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, list[asyncio.Future[None]]
         ] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()  # loops in other threads may wait or settle at once
 
     async def wait(self) -> None:
         """Return once the verdict is in, or after `PROBATION_SECONDS` at the latest."""
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
-        waiting = self._waiting.setdefault(loop, [])
-        if not waiting:
+        with self._lock:
+            waiting = self._waiting.setdefault(loop, [])
+            first = not waiting
+            waiting.append(waiter)
+        if first:
             loop.call_later(PROBATION_SECONDS, self._release, loop, waiting)
-        waiting.append(waiter)
         await waiter
 
     def settle_unless(self, still_proving: bool) -> None:
         """Let every waiting call go on (to the loop if the function was promoted)."""
         if still_proving:
             return
-        for loop, waiting in list(self._waiting.items()):
+        with self._lock:
+            everyone = list(self._waiting.items())
+        for loop, waiting in everyone:
             if loop is asyncio.get_running_loop():
                 self._release(loop, waiting)
             else:
@@ -103,8 +109,9 @@ class _Verdict:
     def _release(
         self, loop: asyncio.AbstractEventLoop, waiting: list[asyncio.Future[None]]
     ) -> None:
-        if self._waiting.get(loop) is waiting:
-            del self._waiting[loop]
+        with self._lock:
+            if self._waiting.get(loop) is waiting:
+                del self._waiting[loop]
         for waiter in waiting:
             if not waiter.done():  # a waiting call may have been cancelled
                 waiter.set_result(None)
