@@ -254,6 +254,7 @@ class SqliteStore:
         pending = sql.migrations("sqlite")
         version, latest = self._version(), pending[-1][0]
         if version > latest:
+            self._db.close()  # the store is unusable: leave no connection behind
             raise StoreError(
                 f"{self.path} was written by a newer kflow (schema {version}, this one knows "
                 f"{latest}); upgrade kflow to use it"
