@@ -109,8 +109,11 @@ class GroupCommit:
         self.flush()
 
     def _lazy_due(self) -> None:
+        # Commit in the next turn, not now: a timer armed before the last commit can fall
+        # due while that commit's callbacks queue new attempts, and the starts they append
+        # would commit alone, just before the attempts' results could have shared it.
         self._lazy = None
-        self.flush()
+        self.hurry()
 
     def flush(self) -> None:
         """Commit what is buffered now, then run the callbacks of what was committed.

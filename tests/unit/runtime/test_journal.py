@@ -168,6 +168,35 @@ def test_a_lazy_entry_alone_is_committed_after_lazy_seconds(
     assert asyncio.run(scenario()) == [1, 1]
 
 
+def test_a_lazy_timer_due_during_a_commit_lets_the_work_it_queued_share_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The lazy timer of entry 1 falls due in the tick that commits it; the commit's
+    # callback appends a lazy start and queues its attempt, which appends a result. The
+    # timer must not commit the start alone before the attempt has had its turn.
+    monkeypatch.setattr(journal_module, "LAZY_SECONDS", 0.005)
+    store = MemoryStore()
+
+    async def scenario() -> list[int]:
+        journal = await _committed_run(store)
+        loop = asyncio.get_running_loop()
+
+        def start_next(_: Entry) -> None:
+            journal.append(_started(3), lazy=True)
+            loop.call_soon(lambda: journal.append(_started(4), lazy=True))
+
+        journal.append(_started(1), lazy=True)  # arms the lazy timer
+        time.sleep(0.01)  # the timer is due before the next tick
+        journal.append(_started(2), start_next)
+        for _ in range(100):
+            await asyncio.sleep(0.005)
+            if sum(store.batches) == 5:
+                break
+        return store.batches
+
+    assert asyncio.run(scenario()) == [1, 2, 2]
+
+
 def test_hurry_commits_lazy_entries_in_this_tick() -> None:
     store = MemoryStore()
 
