@@ -8,9 +8,9 @@ that never waits gains nothing from a thread anyway, so kflow watches each funct
 - it starts in threads, where each call's wall time and the thread's CPU time are taken;
 - after `PROMOTE_AFTER` calls in a row that were quick (`QUICK_SECONDS`) and never
   waited (wall time within `WAIT_SLACK_SECONDS` of CPU time), it runs on the loop;
-- one slow or waiting call on the loop sends it back to threads, and each demotion
-  makes the next promotion need `BACKOFF` times more quick calls, so a function that
-  is quick only most of the time stalls the loop a bounded number of times;
+- one call on the loop longer than `QUICK_SECONDS` sends it back to threads, and each
+  demotion makes the next promotion need `BACKOFF` times more quick calls, so a
+  function that is quick only most of the time stalls the loop a bounded number of times;
 - once enough calls are under way in threads to prove it quick, further calls wait up
   to `PROBATION_SECONDS` for their verdict rather than join them: 1,000 runs starting
   at once would otherwise send all 1,000 first calls through threads.
@@ -119,7 +119,11 @@ class Placement:
         self._observed = True
         if not ran_on_loop:
             self._in_threads = max(self._in_threads - 1, 0)
-        quick = wall <= QUICK_SECONDS and wall - cpu <= WAIT_SLACK_SECONDS
+        # On the loop only the wall time counts: that is how long every other step was
+        # held up. Its gap to the CPU time there is more often the VM taking the CPU
+        # away than the function waiting, and a wait shorter than QUICK_SECONDS harms
+        # no more than a computation as long; in threads, a wait foretells blocking.
+        quick = wall <= QUICK_SECONDS and (ran_on_loop or wall - cpu <= WAIT_SLACK_SECONDS)
         if quick:
             self._streak += 1
             if self._streak >= self._needed and not self._pinned:
