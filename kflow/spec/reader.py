@@ -34,6 +34,9 @@ _STEP_RENAMES = {"name": "id"}
 _ENGINE_RENAMES = {"max_concurrent_tasks": "max_concurrency"}
 _NO_RENAMES: dict[str, str] = {}
 
+_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
 _DROP = "\0drop"
 """Key marker: the value that comes next is read but not kept."""
 _COMPLEX_KEY = "\0complex"
@@ -55,7 +58,7 @@ class _TooLarge(Exception):
     """The document expands past MAX_SIZE values."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     """A mapping or sequence being built."""
 
@@ -122,7 +125,6 @@ class _Reader:
         self.building: set[str] = set()
         self.size = 0
         self.wrapped = False
-        self.scalars = scalars.Scalars()
 
     def report(self, where: Location, message: str, hint: str | None = None) -> None:
         self.problems.append(Problem(message, self.filename, where[0], where[1], hint))
@@ -171,7 +173,7 @@ class _Reader:
         return None
 
     def event(self, event: yaml.Event) -> None:
-        if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+        if isinstance(event, _ENDS):
             self.close()
             return
         top = self.stack[-1] if self.stack else None
@@ -187,7 +189,7 @@ class _Reader:
             self.attach(value, 0)
         elif isinstance(event, yaml.AliasEvent):
             self.alias(event, path)
-        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+        elif isinstance(event, _STARTS):
             self.open(event, path)
 
     def open(self, event: yaml.CollectionStartEvent, path: Path | None) -> None:
@@ -224,7 +226,8 @@ class _Reader:
             self.root.append(value)
             return
         top = self.stack[-1]
-        top.height = max(top.height, height + 1)
+        if height >= top.height:
+            top.height = height + 1
         if isinstance(top.value, list):
             top.value.append(value)
             return
@@ -272,7 +275,7 @@ class _Reader:
         if not isinstance(event, yaml.ScalarEvent):
             self.report(_at(event), f"a mapping key must be a name, not {_event_kind(event)}")
             frame.key = _DROP
-            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            if isinstance(event, _STARTS):
                 frame.key = _COMPLEX_KEY
                 self.open(event, None)
             return
@@ -322,7 +325,7 @@ class _Reader:
         if path is not None:
             self.values[path] = _at(event)
         try:
-            return self.scalars.read(event)
+            return scalars.read(event)
         except scalars.BadScalar as error:
             self.report(_at(event), str(error))
             return event.value
