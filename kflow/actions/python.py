@@ -12,7 +12,7 @@ import pkgutil
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,8 @@ from kflow.spec.suggest import closest, did_you_mean
 
 _log = logging.getLogger(__name__)
 _KEYWORDABLE = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+_PLAIN = frozenset({dict, list, str, int, float, bool, type(None)})
+"""Result types that are never awaitable (asking `inspect.isawaitable` costs ~1 us)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,40 +161,77 @@ class PythonAction:
                 result = await self.func(**inputs)
             else:
                 result = await self._call_sync(inputs)
-            if inspect.isawaitable(result):  # a sync wrapper that returns a coroutine
-                result = await result
+            if type(result) not in _PLAIN and inspect.isawaitable(result):
+                result = await result  # a sync wrapper that returned a coroutine
             return result
         finally:
             token.var.reset(token)
+
+    @property
+    def inline(self) -> bool:
+        """Whether a call may run synchronously, here and now: a sync function proved quick."""
+        return self.placement.on_loop and not self._is_async
+
+    def call_inline(self, inputs: Mapping[str, Any], context: StepContext) -> Any:
+        """Call a function that is `inline` right here, on the loop; raises what it raises.
+
+        Returns a coroutine to await instead of the result when there is more to wait for:
+        the function returned an awaitable, or it starts an event loop of its own and
+        must run again in a thread.
+        """
+        self.check_inputs(inputs)
+        token = bind_context(context)
+        try:
+            ran, result = self._call_on_loop(inputs)
+        finally:
+            token.var.reset(token)
+        if not ran:
+            return self._bound(self._call_in_thread(inputs), context)
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
+            return self._bound(result, context)
+        return result
 
     async def _call_sync(self, inputs: Mapping[str, Any]) -> Any:
         placement = self.placement
         if placement.proving:
             await self._verdict.wait()
         if placement.on_loop:
-            started, cpu = time.perf_counter(), time.thread_time()
-            try:
-                return self.func(**inputs)
-            except RuntimeError as exc:
-                if not starts_own_loop(exc):
-                    raise
-                close_unstarted_coroutines(exc)
-                placement.demote(for_good=True)  # and run the call again, in a thread
+            ran, result = self._call_on_loop(inputs)
+            if ran:
+                return result
+        return await self._call_in_thread(inputs)
+
+    def _call_on_loop(self, inputs: Mapping[str, Any]) -> tuple[bool, Any]:
+        """(True, result) of a call on the loop, or (False, None) if it must run again in a
+        thread; raises what the function raises."""
+        placement = self.placement
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return True, self.func(**inputs)
+        except RuntimeError as exc:
+            if not starts_own_loop(exc):
+                raise
+            close_unstarted_coroutines(exc)
+            placement.demote(for_good=True)  # and run the call again, in a thread
+            _log.warning(
+                "%s starts an event loop of its own; it runs in worker threads from now on",
+                self.name,
+                extra={"action": "step_function_demoted"},
+            )
+            return False, None
+        finally:
+            wall = time.perf_counter() - started
+            if placement.observe(wall, time.thread_time() - cpu, ran_on_loop=True):
                 _log.warning(
-                    "%s starts an event loop of its own; it runs in worker threads from now on",
+                    "%s held up the event loop for %.1f ms; it runs in worker threads "
+                    "again (mark it @kflow.in_thread if it can block)",
                     self.name,
+                    wall * 1000,
                     extra={"action": "step_function_demoted"},
                 )
-            finally:
-                wall = time.perf_counter() - started
-                if placement.observe(wall, time.thread_time() - cpu, ran_on_loop=True):
-                    _log.warning(
-                        "%s held up the event loop for %.1f ms; it runs in worker threads "
-                        "again (mark it @kflow.in_thread if it can block)",
-                        self.name,
-                        wall * 1000,
-                        extra={"action": "step_function_demoted"},
-                    )
+
+    async def _call_in_thread(self, inputs: Mapping[str, Any]) -> Any:
+        placement = self.placement
         call = {"func": self.func, "kwargs": inputs}
         placement.start_in_thread()
         try:
@@ -208,6 +247,15 @@ class PythonAction:
         if error is not None:
             raise error
         return result
+
+    @staticmethod
+    async def _bound(awaitable: Awaitable[Any], context: StepContext) -> Any:
+        """Await `awaitable` with `context` as the current step (a task of its own has none)."""
+        token = bind_context(context)
+        try:
+            return await awaitable
+        finally:
+            token.var.reset(token)
 
     def check_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Raise StepFailure(validation) if the function cannot take these inputs."""

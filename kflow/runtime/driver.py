@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
 import msgspec
 
-from kflow.actions import ActionResolver, StepContext, classify
+from kflow.actions import ActionResolver, PythonAction, StepContext, classify
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
@@ -50,8 +51,9 @@ class RunDriver:
         self._journal = journal
         self._resolver = resolver
         self._observe = observe
-        self._running: dict[_TaskKey, asyncio.Task[None] | asyncio.TimerHandle] = {}
-        """Attempts under way: a task each, or a timer for a `TimerAction` (a sleep)."""
+        self._running: dict[_TaskKey, asyncio.Task[None] | asyncio.Handle] = {}
+        """Attempts under way: a task each, a timer for a `TimerAction` (a sleep), or a
+        queued callback for a sync function called inline."""
         self._timer: asyncio.TimerHandle | None = None
         self._durable = machine.state.events - 1
         """Sequence number of this run's last committed event."""
@@ -148,11 +150,14 @@ class RunDriver:
         )
         self.record(started)
         timer = self._as_timer(start)
-        if timer is None:
-            attempt: asyncio.Task[None] | asyncio.TimerHandle = loop.create_task(self._run(start))
-        else:
+        attempt: asyncio.Task[None] | asyncio.Handle
+        if timer is not None:
             delay, outcome = timer
             attempt = loop.call_at(began + delay, self._timer_fired, start, outcome)
+        elif (inline := self._as_inline(start)) is not None:
+            attempt = loop.call_soon(self._run_inline, start, inline)
+        else:
+            attempt = loop.create_task(self._run(start))
         self._running[(start.step, start.index)] = attempt
 
     def _as_timer(self, start: cmd.Start) -> tuple[float, Outcome] | None:
@@ -173,13 +178,44 @@ class RunDriver:
             return start.timeout, partial(self._failed, start, timed_out, None)
         return seconds, partial(self._succeeded, start, result, True)  # stored as it is
 
+    def _as_inline(self, start: cmd.Start) -> PythonAction | None:
+        """The action if it is a sync function proved quick, to call without a task; else None.
+
+        A task and its coroutines cost more than such a function takes to run. A step with
+        a timeout keeps its task: a call that went back to a thread can then be cut off.
+        """
+        if start.timeout is not None:
+            return None
+        what = start.action
+        try:
+            action = self._resolver.resolve(what.kind, what.target, what.method)
+        except Exception:
+            return None  # as a task, the attempt reports the problem like any other action
+        return action if isinstance(action, PythonAction) and action.inline else None
+
     def _timer_fired(self, start: cmd.Start, outcome: Outcome) -> None:
         self._running.pop((start.step, start.index), None)
         self._conclude(start, outcome)
 
-    async def _run(self, start: cmd.Start) -> None:
+    def _run_inline(self, start: cmd.Start, action: PythonAction) -> None:
+        """Run an attempt of a quick sync function right here, as `_run` would in a task."""
+        key = (start.step, start.index)
+        self._running.pop(key, None)
+        context = StepContext(self.run_id, start.step, start.index, start.attempt)
         try:
-            outcome = await self._attempt(start)
+            result = action.call_inline(start.inputs, context)
+        except Exception as exc:
+            outcome = partial(self._classified_failure, start, exc)
+        else:
+            if inspect.iscoroutine(result):  # more to wait for: a task awaits it
+                self._running[key] = self._loop.create_task(self._run(start, result))
+                return
+            outcome = partial(self._succeeded, start, result)
+        self._conclude(start, outcome)
+
+    async def _run(self, start: cmd.Start, pending: Awaitable[Any] | None = None) -> None:
+        try:
+            outcome = await self._attempt(start, pending)
         finally:
             self._running.pop((start.step, start.index), None)
         self._conclude(start, outcome)
@@ -203,8 +239,9 @@ class RunDriver:
         else:
             self._hurry()  # a task waits for this result's commit: it starts from `_committed`
 
-    async def _attempt(self, start: cmd.Start) -> Outcome:
-        """Run the action once; return how to record what happened."""
+    async def _attempt(self, start: cmd.Start, pending: Awaitable[Any] | None = None) -> Outcome:
+        """Run the action once (or await what its inline call left `pending`); return how
+        to record what happened."""
         context = StepContext(
             self.run_id, start.step, start.index, start.attempt, timeout=start.timeout
         )
@@ -212,7 +249,9 @@ class RunDriver:
             action = self._resolver.resolve(
                 start.action.kind, start.action.target, start.action.method
             )
-            if start.timeout is None:
+            if pending is not None:
+                result = await pending
+            elif start.timeout is None:
                 result = await action(start.inputs, context)
             else:
                 result = await asyncio.wait_for(action(start.inputs, context), start.timeout)

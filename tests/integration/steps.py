@@ -146,3 +146,35 @@ async def sees_committed(db: str, after: str, value: Any = None) -> dict[str, An
         ).fetchall()
     committed = any(json.loads(body)["step"] == after for (body,) in rows)
     return {"committed": committed, "value": value}
+
+
+def where(item: int) -> dict[str, Any]:
+    """Where this call runs: without a task (inline on the loop) or not, and for which step."""
+    return {"item": item, "inline": asyncio.current_task() is None, "index": current_step().index}
+
+
+def returns_coroutine(item: int) -> Any:
+    """A sync function whose result is a coroutine: kflow awaits it, in the step's context."""
+
+    async def later() -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return {"item": item, "index": current_step().index}
+
+    return later()
+
+
+def fails_once_inline(name: str) -> dict[str, Any]:
+    """Fail the first attempt with a message, succeed after."""
+    attempts[name] = attempts.get(name, 0) + 1
+    if attempts[name] == 1:
+        raise ValueError(f"{name} is not ready yet")
+    return {"attempts": attempts[name], "inline": asyncio.current_task() is None}
+
+
+def nests_a_loop() -> dict[str, Any]:
+    """Start an event loop of its own (works in a thread, not on kflow's loop)."""
+
+    async def answer() -> int:
+        return 42
+
+    return {"answer": asyncio.run(answer()), "thread": threading.current_thread().name}

@@ -340,3 +340,36 @@ def test_an_error_raised_in_a_thread_is_timed_and_propagates_unchanged(
     assert wall < 1 and not ran_on_loop
     text = classify(caught.value, with_traceback=True).traceback
     assert text is not None and "in fails" in text
+
+
+def test_only_a_sync_function_proved_quick_may_be_called_inline() -> None:
+    def quick() -> int:
+        return 1
+
+    async def coroutine_function() -> int:
+        return 1
+
+    @kflow.in_thread
+    def pinned() -> int:
+        return 1
+
+    assert not PythonAction(quick).inline  # it has yet to prove itself
+    assert promoted(PythonAction(quick)).inline
+    assert not promoted(PythonAction(coroutine_function)).inline  # awaited as it is
+    pinned_action = PythonAction(pinned)
+    pinned_action.placement.observe(0.00001, 0.00001, ran_on_loop=False)
+    assert not pinned_action.inline
+
+
+def test_an_inline_call_binds_the_step_and_checks_the_inputs_first(
+    context: StepContext,
+) -> None:
+    def step_of(x: int) -> tuple[StepContext, int]:
+        return current_step(), x
+
+    action = promoted(PythonAction(step_of, name="function 'step_of'"))
+    assert action.call_inline({"x": 3}, context) == (context, 3)
+    with pytest.raises(kflow.StepFailure, match="missing required parameter 'x'"):
+        action.call_inline({}, context)
+    with pytest.raises(RuntimeError, match="outside a kflow step"):
+        current_step()  # unbound again after the call
