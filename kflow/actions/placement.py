@@ -8,7 +8,8 @@ that never waits gains nothing from a thread anyway, so kflow watches each funct
 - it starts in threads, where each call's wall time and the thread's CPU time are taken;
 - after `PROMOTE_AFTER` calls in a row that were quick (`QUICK_SECONDS`) and never
   waited (wall time within `WAIT_SLACK_SECONDS` of CPU time), it runs on the loop;
-- one call on the loop longer than `QUICK_SECONDS` sends it back to threads, and each
+- one call on the loop longer than `QUICK_SECONDS` that computed or blocked that long
+  sends it back to threads (a call that only lost the CPU to the VM does not), and each
   demotion makes the next promotion need `BACKOFF` times more quick calls, so a
   function that is quick only most of the time stalls the loop a bounded number of times;
 - once enough calls are under way in threads to prove it quick, further calls wait up
@@ -22,10 +23,18 @@ function with `@kflow.in_thread` to keep it in threads whatever it measures.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+
+try:
+    import resource
+except ImportError:  # Windows
+    _RUSAGE_THREAD = None
+else:
+    _RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)  # Linux
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,18 +121,20 @@ class Placement:
             return False  # the last call was slow: no verdict is coming within a few ms
         return self._streak + self._in_threads >= self._needed
 
-    def observe(self, wall: float, cpu: float, *, ran_on_loop: bool) -> bool:
+    def observe(self, wall: float, cpu: float, *, ran_on_loop: bool, blocked: bool = True) -> bool:
         """Take in one call's wall and CPU seconds; True if it ran on the loop and was too
-        slow for it (the function is back in threads). Pass `math.inf` as the wall time of
-        a call that was cancelled before it returned."""
+        slow for it (the function is back in threads). `blocked`: whether the call gave up
+        the CPU itself (see `thread_usage`). Pass `math.inf` as the wall time of a call
+        that was cancelled before it returned."""
         self._observed = True
-        if not ran_on_loop:
+        if ran_on_loop:
+            # What counts on the loop is how long every other step was held up, and by
+            # what: computing or blocking. A long call that did neither lost the CPU to
+            # the OS or the VM (a thread would have lost it too): no reason to demote.
+            quick = wall <= QUICK_SECONDS or (cpu <= QUICK_SECONDS and not blocked)
+        else:
             self._in_threads = max(self._in_threads - 1, 0)
-        # On the loop only the wall time counts: that is how long every other step was
-        # held up. Its gap to the CPU time there is more often the VM taking the CPU
-        # away than the function waiting, and a wait shorter than QUICK_SECONDS harms
-        # no more than a computation as long; in threads, a wait foretells blocking.
-        quick = wall <= QUICK_SECONDS and (ran_on_loop or wall - cpu <= WAIT_SLACK_SECONDS)
+            quick = wall <= QUICK_SECONDS and wall - cpu <= WAIT_SLACK_SECONDS
         if quick:
             self._streak += 1
             if self._streak >= self._needed and not self._pinned:
@@ -145,6 +156,56 @@ class Placement:
         self._pinned = self._pinned or for_good
 
 
+def thread_usage() -> tuple[float, int | None]:
+    """This thread's CPU seconds so far, and how many times it has blocked (given up the
+    CPU itself: I/O, a sleep, a lock); None where the OS does not count that."""
+    if _RUSAGE_THREAD is None:
+        return time.thread_time(), None
+    usage = resource.getrusage(_RUSAGE_THREAD)
+    return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw
+
+
+class _CollectorTime:
+    """Seconds the garbage collector has run in this process, kept by a `gc` callback."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: Mapping[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._began
+
+
+_collector = _CollectorTime()
+gc.callbacks.append(_collector)
+
+Mark = tuple[float, float, int | None, float]
+"""Where a thread stands: wall clock, CPU seconds, times blocked, collector seconds."""
+
+
+def mark() -> Mark:
+    """Where this thread stands now (see `spent_since`)."""
+    cpu, switches = thread_usage()
+    return time.perf_counter(), cpu, switches, _collector.seconds
+
+
+def spent_since(start: Mark) -> tuple[float, float, bool]:
+    """(wall seconds, CPU seconds, blocked) since `start`, less the time the garbage
+    collector ran meanwhile: a collection stalls every thread wherever it is triggered,
+    so it is not the doing of the call it happens to fall in."""
+    wall, cpu, switches, collected = start
+    wall_now, cpu_now, switches_now, collected_now = mark()
+    collecting = collected_now - collected
+    return (
+        max(wall_now - wall - collecting, 0.0),
+        max(cpu_now - cpu - collecting, 0.0),
+        switches is None or switches_now != switches,
+    )
+
+
 def timed_call(
     func: Callable[..., Any], kwargs: Mapping[str, Any]
 ) -> tuple[Any, Exception | None, float, float]:
@@ -152,9 +213,10 @@ def timed_call(
 
     CPU time is this thread's own, so it can be taken in a worker thread too.
     """
-    wall, cpu = time.perf_counter(), time.thread_time()
+    start = mark()
     try:
         result, error = func(**kwargs), None
     except Exception as exc:  # timed like a result; the caller raises it
         result, error = None, exc
-    return result, error, time.perf_counter() - wall, time.thread_time() - cpu
+    wall, cpu, _ = spent_since(start)
+    return result, error, wall, cpu

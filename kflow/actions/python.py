@@ -10,7 +10,6 @@ import logging
 import math
 import pkgutil
 import threading
-import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from kflow.actions.placement import (
     Placement,
     close_unstarted_coroutines,
     is_pinned_to_threads,
+    mark,
+    spent_since,
     starts_own_loop,
     timed_call,
 )
@@ -205,7 +206,7 @@ class PythonAction:
         """(True, result) of a call on the loop, or (False, None) if it must run again in a
         thread; raises what the function raises."""
         placement = self.placement
-        started, cpu = time.perf_counter(), time.thread_time()
+        start = mark()
         try:
             return True, self.func(**inputs)
         except RuntimeError as exc:
@@ -220,8 +221,8 @@ class PythonAction:
             )
             return False, None
         finally:
-            wall = time.perf_counter() - started
-            if placement.observe(wall, time.thread_time() - cpu, ran_on_loop=True):
+            wall, cpu, blocked = spent_since(start)
+            if placement.observe(wall, cpu, ran_on_loop=True, blocked=blocked):
                 _log.warning(
                     "%s held up the event loop for %.1f ms; it runs in worker threads "
                     "again (mark it @kflow.in_thread if it can block)",

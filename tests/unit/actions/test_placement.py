@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import threading
 import time
@@ -20,7 +21,10 @@ from kflow.actions.placement import (
     close_unstarted_coroutines,
     in_thread,
     is_pinned_to_threads,
+    mark,
+    spent_since,
     starts_own_loop,
+    thread_usage,
 )
 
 QUICK = (0.00001, 0.00001)
@@ -59,6 +63,47 @@ def test_a_quick_call_on_the_loop_that_lost_the_cpu_for_a_moment_keeps_it_there(
     # loop was held no longer than by a quick computation.
     placement = observed(Placement(), *[QUICK] * PROMOTE_AFTER, WAITED)
     assert placement.on_loop
+
+
+def test_a_long_call_on_the_loop_that_neither_computed_nor_blocked_keeps_it_there() -> None:
+    # The VM took the CPU away for a millisecond: a thread would not have been spared.
+    placement = observed(Placement(), *[QUICK] * PROMOTE_AFTER)
+    assert not placement.observe(0.001, 0.00001, ran_on_loop=True, blocked=False)
+    assert placement.on_loop
+
+
+def test_a_long_call_on_the_loop_that_blocked_or_computed_sends_it_back() -> None:
+    blocked = observed(Placement(), *[QUICK] * PROMOTE_AFTER)
+    assert blocked.observe(0.001, 0.00001, ran_on_loop=True, blocked=True)
+    assert not blocked.on_loop
+    computed = observed(Placement(), *[QUICK] * PROMOTE_AFTER)
+    assert computed.observe(0.001, 0.001, ran_on_loop=True, blocked=False)
+    assert not computed.on_loop
+
+
+@pytest.mark.skipif(thread_usage()[1] is None, reason="the OS does not count blocking")
+def test_thread_usage_counts_a_sleep_as_blocking_and_a_computation_as_cpu() -> None:
+    cpu, switches = thread_usage()
+    time.sleep(0.002)
+    assert thread_usage()[1] != switches
+    cpu, switches = thread_usage()
+    deadline = time.perf_counter() + 0.003
+    while time.perf_counter() < deadline:
+        pass
+    assert thread_usage()[0] - cpu > 0.001
+
+
+def test_a_collection_that_falls_in_a_call_is_not_counted_as_the_calls_time() -> None:
+    garbage: list[list[int]] = []
+    for _ in range(200_000):  # something for a full collection to look at
+        garbage.append([])
+    start = mark()
+    began = time.perf_counter()
+    gc.collect()
+    collection = time.perf_counter() - began
+    wall, cpu, _ = spent_since(start)
+    assert collection > 0.001, "too little for the collector to do to tell"
+    assert wall < collection / 2 and cpu < collection / 2
 
 
 def test_a_call_cancelled_in_a_thread_starts_the_count_again() -> None:
@@ -301,9 +346,9 @@ class ObservedCalls:
         self._observe = action.placement.observe
         action.placement.observe = self  # type: ignore[method-assign]
 
-    def __call__(self, wall: float, cpu: float, *, ran_on_loop: bool) -> bool:
+    def __call__(self, wall: float, cpu: float, *, ran_on_loop: bool, blocked: bool = True) -> bool:
         self.seen.append((wall, ran_on_loop))
-        return self._observe(wall, cpu, ran_on_loop=ran_on_loop)
+        return self._observe(wall, cpu, ran_on_loop=ran_on_loop, blocked=blocked)
 
 
 def test_a_thread_call_cut_off_by_the_steps_timeout_ends_the_quick_streak(
