@@ -103,23 +103,11 @@ class SqliteStore:
             if definitions:
                 self._db.executemany(_Q["insert_definition"], definitions.items())
             self._db.executemany(_Q["append_batch"], rows)
-            for entry in entries:
-                if type(entry.event) in _PROJECTED:  # most events leave `runs` as it is
-                    self._project(entry)
-
-    def _project(self, entry: Entry) -> None:
-        event = entry.event
-        if isinstance(event, ev.RunCreated):
-            self._db.execute(
-                _Q["insert_run"], (entry.run_id, event.workflow_id, event.at, event.at)
-            )
-            return
-        status = _STATUS_OF.get(type(event))
-        if status is not None:
-            error = event.error.message if isinstance(event, ev.RunFailed) else None
-            if isinstance(event, ev.RunCancelled):
-                error = event.reason or None
-            self._db.execute(_Q["set_run_status"], (status, event.at, error, entry.run_id))
+            created, statuses = _projection(entries)
+            if created:
+                self._db.executemany(_Q["insert_run"], created)
+            if statuses:
+                self._db.executemany(_Q["set_run_status"], statuses)
 
     def read(self, run_id: str) -> list[ev.AnyEvent]:
         """Every event of the run, in order."""
@@ -210,23 +198,21 @@ class SqliteStore:
 
     def take_leases(self, leases: Sequence[Lease], seen: Mapping[str, str | None]) -> list[str]:
         """Take leases whose holder is still the one the caller saw."""
-        taken = []
+        wanted = [
+            (
+                lease.run_id,
+                lease.owner,
+                lease.host,
+                lease.pid,
+                lease.heartbeat_at,
+                seen.get(lease.run_id),
+            )
+            for lease in leases
+        ]
         with self._transaction("write to"):
-            for lease in leases:
-                cursor = self._db.execute(
-                    _Q["take_lease"],
-                    {
-                        "run_id": lease.run_id,
-                        "owner": lease.owner,
-                        "host": lease.host,
-                        "pid": lease.pid,
-                        "at": lease.heartbeat_at,
-                        "seen": seen.get(lease.run_id),
-                    },
-                )
-                if cursor.rowcount:
-                    taken.append(lease.run_id)
-        return taken
+            rows = self._db.execute(_Q["take_leases"], (_json_list(wanted),)).fetchall()
+        taken = {row[0] for row in rows}
+        return [lease.run_id for lease in leases if lease.run_id in taken]
 
     def heartbeat(self, owner: str, at: float) -> None:
         """Renew the owner's leases."""
@@ -351,7 +337,27 @@ class SqliteStore:
         return StoreError(f"cannot {verb} the database {self.path}: {text}; {hint}")
 
 
-def _json_list(values: Sequence[str]) -> str:
+def _projection(
+    entries: Sequence[Entry],
+) -> tuple[list[tuple[str, str, float, float]], list[tuple[str, float, str | None, str]]]:
+    """The rows of `runs` that these entries add, and the status changes they make."""
+    created, statuses = [], []
+    for entry in entries:
+        event = entry.event
+        kind = type(event)
+        if kind not in _PROJECTED:  # most events leave `runs` as it is
+            continue
+        if isinstance(event, ev.RunCreated):
+            created.append((entry.run_id, event.workflow_id, event.at, event.at))
+            continue
+        error = event.error.message if isinstance(event, ev.RunFailed) else None
+        if isinstance(event, ev.RunCancelled):
+            error = event.reason or None
+        statuses.append((_STATUS_OF[kind], event.at, error, entry.run_id))
+    return created, statuses
+
+
+def _json_list(values: Sequence[object]) -> str:
     """A list for a query to unpack with `json_each` (one parameter, however many)."""
     return msgspec.json.encode(list(values)).decode()
 

@@ -170,3 +170,18 @@ def test_a_lease_is_taken_only_from_the_holder_the_taker_saw(store: JournalStore
     # Two takers that both saw it free: the second one loses.
     assert store.take_leases([Lease("r2", "w2", "host", 11, 2.0)], {"r2": None}) == ["r2"]
     assert store.take_leases([Lease("r2", "w3", "host", 12, 2.0)], {"r2": None}) == []
+
+
+def test_many_leases_are_taken_at_once_each_from_the_holder_seen(store: JournalStore) -> None:
+    store.take_leases([Lease("held", "w1", "host", 10, 1.0), Lease("mine", "w2", "h", 11, 1.0)], {})
+    wanted = [Lease(r, "w2", "h", 11, 2.0) for r in ("free", "held", "seen", "mine")]
+    store.take_leases([Lease("seen", "w9", "host", 19, 1.0)], {})
+    # "held" is w1's and w2 did not see that; "seen" is w9's, as w2 saw; "mine" is w2's own.
+    taken = store.take_leases(wanted, {"free": None, "held": None, "seen": "w9", "mine": None})
+    assert taken == ["free", "seen", "mine"]
+    assert store.leases_of(["free", "held", "seen", "mine"]) == {
+        "free": Lease("free", "w2", "h", 11, 2.0),
+        "held": Lease("held", "w1", "host", 10, 1.0),
+        "seen": Lease("seen", "w2", "h", 11, 2.0),
+        "mine": Lease("mine", "w2", "h", 11, 2.0),
+    }
