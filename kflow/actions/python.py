@@ -32,6 +32,8 @@ from kflow.spec.suggest import closest, did_you_mean
 
 _log = logging.getLogger(__name__)
 _KEYWORDABLE = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+_FITTING_KEPT = 64
+"""Most sets of input names that one function remembers as fitting."""
 _PLAIN = frozenset({dict, list, str, int, float, bool, type(None)})
 """Result types that are never awaitable (asking `inspect.isawaitable` costs ~1 us)."""
 
@@ -147,6 +149,9 @@ class PythonAction:
         self.name = name or f"function '{callable_name(func)}'"
         self._is_async = is_async_callable(func)
         self._params = _Params.of(func)
+        self._fitting: set[tuple[str, ...]] = set()
+        """Input names (in order) already checked and found to fit: a step passes the same
+        ones at every call."""
         self.placement = Placement(pinned=is_pinned_to_threads(func))
         self._verdict = _Verdict()
 
@@ -262,7 +267,10 @@ class PythonAction:
         """Raise StepFailure(validation) if the function cannot take these inputs."""
         if self._params is None:
             return
-        problems = self._params.problems(inputs)
+        names = tuple(inputs)
+        if names in self._fitting:
+            return
+        problems = self._params.problems(names)
         if problems:
             given = ", ".join(f"'{k}'" for k in inputs) or "none"
             raise StepFailure(
@@ -270,6 +278,8 @@ class PythonAction:
                 f"{'; '.join(problems)}; inputs given: {given}",
                 ErrorKind.VALIDATION,
             )
+        if len(self._fitting) < _FITTING_KEPT:
+            self._fitting.add(names)
 
 
 def import_object(ref: str) -> object:

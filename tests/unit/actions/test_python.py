@@ -90,6 +90,18 @@ def test_missing_and_unexpected_inputs_are_a_validation_failure_naming_them(
     assert "inputs given: 'retires'" in failure.message
 
 
+def test_inputs_that_fit_once_do_not_let_other_inputs_through(context: StepContext) -> None:
+    def fetch(url: str, retries: int = 1) -> str:
+        return url
+
+    action = PythonAction(fetch)
+    assert run(action, {"url": "a"}, context) == "a"
+    assert run(action, {"url": "b"}, context) == "b"  # the same names: checked once
+    for _ in range(2):
+        with pytest.raises(StepFailure, match="missing required parameter 'url'"):
+            run(action, {"retries": 2}, context)
+
+
 def test_a_function_with_no_parameters_given_inputs_lists_them(context: StepContext) -> None:
     def nothing() -> None:
         return None
