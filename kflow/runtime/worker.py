@@ -155,6 +155,8 @@ class Worker:
     # -- events, failures, housekeeping -------------------------------------
 
     def _notify(self, machine: RunMachine, event: ev.AnyEvent) -> None:
+        if not self._observers:  # the usual case, once per event: no copy to make
+            return
         for observer in list(self._observers):
             try:
                 observer(machine, event)
