@@ -143,7 +143,7 @@ class Service:
         self, run_ids: Sequence[str], observers: Sequence[Observer] = ()
     ) -> list[RunResult]:
         """Execute runs in this process until each has ended."""
-        ids = [self.store.resolve_id(r) for r in run_ids]
+        ids = self.store.resolve_ids(run_ids)
         async with Worker(self.store, self.definitions, observers) as worker:
             worker.adopt(ids)
             await worker.wait(ids)

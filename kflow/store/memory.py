@@ -91,6 +91,10 @@ class MemoryStore:
             raise StoreError(f"run id prefix '{prefix}' is ambiguous; type more of the id")
         raise RunNotFound(prefix, self.location)
 
+    def resolve_ids(self, prefixes: Sequence[str]) -> list[str]:
+        """`resolve_id` for each prefix, in order."""
+        return [self.resolve_id(prefix) for prefix in prefixes]
+
     def list_runs(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
         """Runs, newest first."""
         runs = [s for s in self.summaries.values() if status is None or s.status == status]

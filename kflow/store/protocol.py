@@ -98,6 +98,10 @@ class JournalStore(Protocol):
         """The full id of the one run whose id starts with `prefix`; raises RunNotFound."""
         ...
 
+    def resolve_ids(self, prefixes: Sequence[str]) -> list[str]:
+        """`resolve_id` for each prefix, in order (full ids are found in one query)."""
+        ...
+
     def list_runs(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
         """Runs, newest first, optionally only those with `status`."""
         ...

@@ -146,6 +146,14 @@ class SqliteStore:
             raise StoreError(f"run id prefix '{prefix}' is ambiguous; type more of the id")
         raise RunNotFound(prefix, self.location)
 
+    def resolve_ids(self, prefixes: Sequence[str]) -> list[str]:
+        """`resolve_id` for each prefix, in order; full ids are found in one query (a read
+        each cost ~10 us, 1,000 runs executed at once ask for 1,000)."""
+        if len(prefixes) < 2:
+            return [self.resolve_id(prefix) for prefix in prefixes]
+        full = {row[0] for row in self._query("existing_runs", (_json_list(prefixes),))}
+        return [prefix if prefix in full else self.resolve_id(prefix) for prefix in prefixes]
+
     def list_runs(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
         """Runs, newest first."""
         if status is None:

@@ -108,6 +108,16 @@ def test_a_unique_prefix_finds_the_run(store: JournalStore) -> None:
         store.resolve_id("zzz")
 
 
+def test_many_ids_and_prefixes_are_resolved_in_their_order(store: JournalStore) -> None:
+    store.append([created("abc123"), created("abd456"), created("xyz")])
+    assert store.resolve_ids(["xyz", "abd", "abc123"]) == ["xyz", "abd456", "abc123"]
+    assert store.resolve_ids(["xyz"]) == ["xyz"] and store.resolve_ids([]) == []
+    with pytest.raises(StoreError, match="ambiguous"):
+        store.resolve_ids(["xyz", "ab"])
+    with pytest.raises(RunNotFound, match="no run 'zzz'"):
+        store.resolve_ids(["abc123", "zzz"])
+
+
 def test_runs_are_listed_newest_first_and_filtered_by_status(store: JournalStore) -> None:
     store.append([created("old", at=1.0), created("new", at=2.0)])
     error = ev.ErrorInfo(kind="permanent", message="bad")

@@ -27,6 +27,9 @@ WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, seq
 -- name: run_exists
 SELECT 1 FROM runs WHERE run_id = ?
 
+-- name: existing_runs
+SELECT run_id FROM runs WHERE run_id IN (SELECT value FROM json_each(?))
+
 -- name: find_run_ids
 -- Run ids starting with a prefix, so users can type a short id.
 SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 2
