@@ -18,9 +18,10 @@ import msgspec
 from kflow.engine import events as ev
 from kflow.errors import DefinitionNotFound, RunNotFound, StoreError
 from kflow.store import sql
-from kflow.store.batches import batch_rows, row_events
+from kflow.store.batches import Row, batch_rows, row_events
 from kflow.store.checkpointer import Checkpointer
 from kflow.store.protocol import ControlRequest, Entry, Lease, RunSummary
+from kflow.store.sequence import OutOfSequence, RunEnds
 
 Durability = Literal["normal", "full"]
 _BUSY_TIMEOUT_S = 5
@@ -38,6 +39,7 @@ _STATUS_OF: dict[type[ev.Event], str] = {
 
 _PROJECTED = frozenset({ev.RunCreated, *_STATUS_OF})
 """The events that change a run's row in `runs`."""
+_TERMINAL = frozenset(ev.TERMINAL_EVENTS)
 
 
 class SqliteStore:
@@ -57,6 +59,7 @@ class SqliteStore:
                 "(a database URL is not a path)"
             )
         self._lock = threading.RLock()
+        self._ends = RunEnds()
         self._checkpointer = Checkpointer(self.path, _BUSY_TIMEOUT_S * 1000)
         # A store dropped without close() must not leave its thread behind.
         weakref.finalize(self, self._checkpointer.stop)
@@ -99,22 +102,43 @@ class SqliteStore:
         same transaction, once per digest.
         """
         rows = batch_rows(entries)
-        with self._transaction("write to"):
-            if definitions:
-                self._db.executemany(_Q["insert_definition"], definitions.items())
-            self._db.executemany(_Q["append_batch"], rows)
-            created, statuses = _projection(entries)
-            if created:
-                self._db.executemany(_Q["insert_run"], created)
-            if statuses:
-                self._db.executemany(_Q["set_run_status"], statuses)
+        with self._lock:  # a failed commit takes the ends back before anyone appends again
+            try:
+                with self._transaction("write to"):
+                    ends = self._in_sequence(rows)
+                    if definitions:
+                        self._db.executemany(_Q["insert_definition"], definitions.items())
+                    self._db.executemany(_Q["append_batch"], rows)
+                    created, statuses = _projection(entries)
+                    if created:
+                        self._db.executemany(_Q["insert_run"], created)
+                    if statuses:
+                        self._db.executemany(_Q["set_run_status"], statuses)
+                    self._ends.advance(ends, _finished(entries))
+            except BaseException:
+                self._ends.forget(row[0] for row in rows)
+                raise
+
+    def _in_sequence(self, rows: list[Row]) -> dict[str, int]:
+        """The runs' ends after `rows`, or StoreError if one would not start at its run's
+        end (see `kflow.store.sequence`); reads the ends this store does not know yet."""
+        unknown = self._ends.unknown(rows)
+        read: dict[str, int] = {}
+        if unknown:
+            read = dict(self._db.execute(_Q["run_ends"], (_json_list(unknown),)).fetchall())
+        try:
+            return self._ends.check(rows, read)
+        except OutOfSequence as exc:
+            raise self._error(exc, "write to") from None
 
     def read(self, run_id: str) -> list[ev.AnyEvent]:
         """Every event of the run, in order."""
         rows = self._query("run_events", (run_id,))
         if not rows:
             raise RunNotFound(run_id, self.location)
-        return [event for count, body in rows for event in row_events(count, body)]
+        events = [event for count, body in rows for event in row_events(count, body)]
+        self._ends.saw(run_id, len(events))
+        return events
 
     def read_runs(self, run_ids: Sequence[str]) -> dict[str, list[ev.AnyEvent]]:
         """Every event of each run, in order, read in one query."""
@@ -126,6 +150,7 @@ class SqliteStore:
         for run_id, events in found.items():
             if not events:
                 raise RunNotFound(run_id, self.location)
+            self._ends.saw(run_id, len(events))
         return found
 
     def definition(self, digest: str) -> bytes:
@@ -231,6 +256,7 @@ class SqliteStore:
         """Drop the owner's leases on these runs."""
         with self._transaction("write to"):
             self._db.executemany(_Q["release_lease"], [(r, owner) for r in run_ids])
+        self._ends.forget(run_ids)  # another process may append to them next
 
     def close(self) -> None:
         """Close the connection, moving what this store wrote from the WAL into the file."""
@@ -322,7 +348,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise self._error(exc, "read") from exc
 
-    def _error(self, exc: sqlite3.Error, verb: str) -> StoreError:
+    def _error(self, exc: Exception, verb: str) -> StoreError:
         text = str(exc)
         if "locked" in text or "busy" in text:
             hint = (
@@ -343,6 +369,10 @@ class SqliteStore:
         else:
             hint = "see the cause below"
         return StoreError(f"cannot {verb} the database {self.path}: {text}; {hint}")
+
+
+def _finished(entries: Sequence[Entry]) -> list[str]:
+    return [e.run_id for e in entries if type(e.event) in _TERMINAL]
 
 
 def _projection(

@@ -75,8 +75,43 @@ def test_a_second_writer_of_a_run_is_named_in_the_error(tmp_path: Path) -> None:
     store.append([created("r")])
     store.append([entry("r", 1, ev.RunPaused(at=3.0))])
     for seq in (1, 3):  # where another writer's row starts already; past the run's end
-        with pytest.raises(StoreError, match="out of sequence; another process appended"):
+        with pytest.raises(
+            StoreError,
+            match=rf"out of sequence: run 'r' got event {seq} where 2 was next; "
+            "another process appended",
+        ):
             store.append([entry("r", seq, ev.RunResumed(at=4.0))])
+    store.close()
+
+
+def test_a_writer_with_a_stale_view_is_refused_by_the_journals_index(tmp_path: Path) -> None:
+    # Two stores on one file, as two processes: each knows the run's end from its own
+    # appends, and the first one's view goes stale when the second appends.
+    first, second = SqliteStore(tmp_path / "k.db"), SqliteStore(tmp_path / "k.db")
+    first.append([created("r"), entry("r", 1, ev.RunPaused(at=2.0))])
+    assert len(second.read("r")) == 2
+    second.append([entry("r", 2, ev.RunResumed(at=3.0)), entry("r", 3, ev.RunPaused(at=4.0))])
+    with pytest.raises(StoreError, match="another process appended to the same run"):
+        first.append([entry("r", 2, ev.RunResumed(at=5.0))])  # where the second's row starts
+    assert len(first.read("r")) == 4  # what the second appended, and nothing of the first's
+    first.append([entry("r", 4, ev.RunResumed(at=6.0))])  # from the end it read: accepted
+    with pytest.raises(StoreError, match="another process appended to the same run"):
+        second.append([entry("r", 4, ev.RunResumed(at=7.0))])  # stale now: its end is taken
+    third = SqliteStore(tmp_path / "k.db")  # knows no end: reads it
+    with pytest.raises(StoreError, match="got event 6 where 5 was next"):
+        third.append([entry("r", 6, ev.RunResumed(at=8.0))])
+    for store in (first, second, third):
+        store.close()
+
+
+def test_a_failed_commit_leaves_no_end_behind_for_the_next_append(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "k.db")
+    store.append([created("r")])
+    with pytest.raises(StoreError):  # the second row fails (r2 exists): nothing is kept
+        store.append([entry("r", 1, ev.RunPaused(at=2.0)), created("r")])
+    assert len(store.read("r")) == 1
+    store.append([entry("r", 1, ev.RunPaused(at=2.0))])
+    assert len(store.read("r")) == 2
     store.close()
 
 

@@ -1,7 +1,12 @@
 -- name: append_batch
 -- Append a run's events from one commit; a row must start where the run's last row ends
--- (a trigger checks), so two writers cannot both extend a run.
+-- (the store checks, `kflow.store.sequence`), so two writers cannot both extend a run.
 INSERT INTO journal (run_id, seq, count, body) VALUES (?, ?, ?, ?)
+
+-- name: run_ends
+-- Where each run's journal ends (its next sequence number); ids as one JSON array.
+SELECT run_id, max(seq + count) FROM journal
+WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id
 
 -- name: insert_definition
 -- The same digest is the same workflow: the first copy stored is kept.

@@ -11,15 +11,8 @@ CREATE TABLE journal (
 );
 
 -- A run's rows follow each other with neither gap nor overlap: a row starts where the
--- run's last row ends. (A writer whose view of the run is stale starts too early; the
--- unique index alone would not see that when its first event falls inside another row.)
-CREATE TRIGGER journal_in_sequence BEFORE INSERT ON journal
-WHEN NEW.seq != coalesce(
-    (SELECT seq + count FROM journal WHERE run_id = NEW.run_id ORDER BY seq DESC LIMIT 1), 0
-)
-BEGIN
-    SELECT RAISE(ABORT, 'events appended out of sequence');
-END;
+-- run's last row ends. The store checks that before it appends (`kflow.store.sequence`);
+-- between processes the unique index refuses a second row that starts at the same end.
 
 -- One row per event, as the journal used to be stored: for people and tools that read
 -- it with SQL (`SELECT seq, kind, at FROM events WHERE run_id = ?`). kflow reads `journal`.
