@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from kflow.actions.agents import ENTRY_POINT_GROUP, AgentRegistry
-from kflow.actions.base import Action, StepContext, TimerAction, bind_context, current_step
+from kflow.actions.base import (
+    Action,
+    InlineAction,
+    StepContext,
+    TimerAction,
+    bind_context,
+    current_step,
+)
 from kflow.actions.builtin import echo, noop, sleep
 from kflow.actions.classify import Classified, classify
 from kflow.actions.config import FILE_NAME, KflowConfig, load_config
@@ -20,6 +27,7 @@ __all__ = [
     "ActionResolver",
     "AgentRegistry",
     "Classified",
+    "InlineAction",
     "KflowConfig",
     "PythonAction",
     "ShellAction",

@@ -53,6 +53,25 @@ class Action(Protocol):
         ...
 
 
+class InlineAction(abc.ABC):
+    """An action that returns at once: the runtime calls it from a loop callback, without
+    a task of its own (a task and its coroutines cost more than such an action's work)."""
+
+    @property
+    def inline(self) -> bool:
+        """Whether the next call may be made inline (a sync function must prove itself)."""
+        return True
+
+    @abc.abstractmethod
+    def call_inline(self, inputs: Mapping[str, Any], context: StepContext) -> Any:
+        """Run once, here and now: the result, or a coroutine to await for it."""
+
+    async def __call__(self, inputs: Mapping[str, Any], context: StepContext) -> Any:
+        """Run once (the path when not called inline)."""
+        result = self.call_inline(inputs, context)
+        return await result if asyncio.iscoroutine(result) else result
+
+
 class TimerAction(abc.ABC):
     """An action that only waits, then returns: the runtime runs it as a plain loop timer.
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from kflow.actions.base import StepContext, TimerAction
+from kflow.actions.base import InlineAction, StepContext, TimerAction
 from kflow.errors import ErrorKind, StepFailure
 from kflow.spec.durations import parse_duration
 from kflow.spec.suggest import did_you_mean
@@ -32,14 +32,26 @@ sleep = Sleep()
 """The built-in `sleep` action."""
 
 
-async def echo(inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+class Echo(InlineAction):
     """Return the inputs unchanged, as a dict."""
-    return dict(inputs)
+
+    def call_inline(self, inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+        """The inputs, as a dict."""
+        return dict(inputs)
 
 
-async def noop(inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+class Noop(InlineAction):
     """Do nothing and return {}."""
-    return {}
+
+    def call_inline(self, inputs: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+        """{}."""
+        return {}
+
+
+echo = Echo()
+"""The built-in `echo` action."""
+noop = Noop()
+"""The built-in `noop` action."""
 
 
 def _only(inputs: Mapping[str, Any], allowed: tuple[str, ...], action: str) -> None:

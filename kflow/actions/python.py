@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kflow.actions import threads
-from kflow.actions.base import StepContext, bind_context
+from kflow.actions.base import InlineAction, StepContext, bind_context
 from kflow.actions.placement import (
     PROBATION_SECONDS,
     Placement,
@@ -136,7 +136,7 @@ def is_async_callable(func: Callable[..., Any]) -> bool:
     )
 
 
-class PythonAction:
+class PythonAction(InlineAction):
     """Runs a Python callable with the step's inputs as keyword arguments.
 
     Async callables are awaited on the loop; sync ones run in a worker thread so they

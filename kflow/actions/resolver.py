@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from kflow.actions import builtin
 from kflow.actions.agents import AgentRegistry
-from kflow.actions.base import Action, TimerAction
+from kflow.actions.base import Action, InlineAction, TimerAction
 from kflow.actions.python import PythonAction, import_callable
 from kflow.actions.shell import ShellAction
 from kflow.errors import ActionNotFound
@@ -28,6 +28,7 @@ class ActionResolver:
         self.agents = agents
         self._cache: dict[tuple[str, str, str | None], Action] = {}
         self._timers: dict[tuple[str, str, str | None], TimerAction | None] = {}
+        self._inline: dict[tuple[str, str, str | None], InlineAction | None] = {}
 
     def resolve(self, kind: str, target: str, method: str | None = None) -> Action:
         """The action for `kind` ("agent", "python" or a built-in), `target` and `method`."""
@@ -50,6 +51,16 @@ class ActionResolver:
             action = self.resolve(kind, target, method)
             timer = self._timers[key] = action if isinstance(action, TimerAction) else None
             return timer
+
+    def inline(self, kind: str, target: str, method: str | None = None) -> InlineAction | None:
+        """The action if it can be called inline (when its `inline` says so), else None."""
+        key = (kind, target, method)
+        try:
+            return self._inline[key]
+        except KeyError:
+            action = self.resolve(kind, target, method)
+            inline = self._inline[key] = action if isinstance(action, InlineAction) else None
+            return inline
 
     def check(self, kind: str, target: str, method: str | None = None) -> str | None:
         """Why this action cannot be resolved, or None if it can; runs no action."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from kflow.actions import ActionResolver, PythonAction, StepContext, classify
+from kflow.actions import ActionResolver, InlineAction, StepContext, classify
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
@@ -53,7 +53,7 @@ class RunDriver:
         self._observe = observe
         self._running: dict[_TaskKey, asyncio.Task[None] | asyncio.Handle] = {}
         """Attempts under way: a task each, a timer for a `TimerAction` (a sleep), or a
-        queued callback for a sync function called inline."""
+        queued callback for an action called inline."""
         self._timer: asyncio.TimerHandle | None = None
         self._durable = machine.state.events - 1
         """Sequence number of this run's last committed event."""
@@ -178,27 +178,28 @@ class RunDriver:
             return start.timeout, partial(self._failed, start, timed_out, None)
         return seconds, partial(self._succeeded, start, result, True)  # stored as it is
 
-    def _as_inline(self, start: cmd.Start) -> PythonAction | None:
-        """The action if it is a sync function proved quick, to call without a task; else None.
+    def _as_inline(self, start: cmd.Start) -> InlineAction | None:
+        """The action if it returns at once (a built-in, a sync function proved quick),
+        to call without a task; else None.
 
-        A task and its coroutines cost more than such a function takes to run. A step with
-        a timeout keeps its task: a call that went back to a thread can then be cut off.
+        A step with a timeout keeps its task: a call that went back to a thread can then
+        be cut off.
         """
         if start.timeout is not None:
             return None
         what = start.action
         try:
-            action = self._resolver.resolve(what.kind, what.target, what.method)
+            action = self._resolver.inline(what.kind, what.target, what.method)
         except Exception:
             return None  # as a task, the attempt reports the problem like any other action
-        return action if isinstance(action, PythonAction) and action.inline else None
+        return action if action is not None and action.inline else None
 
     def _timer_fired(self, start: cmd.Start, outcome: Outcome) -> None:
         self._running.pop((start.step, start.index), None)
         self._conclude(start, outcome)
 
-    def _run_inline(self, start: cmd.Start, action: PythonAction) -> None:
-        """Run an attempt of a quick sync function right here, as `_run` would in a task."""
+    def _run_inline(self, start: cmd.Start, action: InlineAction) -> None:
+        """Run an attempt of an inline action right here, as `_run` would in a task."""
         key = (start.step, start.index)
         self._running.pop(key, None)
         context = StepContext(self.run_id, start.step, start.index, start.attempt)

@@ -49,6 +49,19 @@ def test_builtins_resolve_by_kind(resolver: ActionResolver) -> None:
     assert resolver.resolve("noop", "noop") is builtin.noop
 
 
+def test_actions_that_return_at_once_may_be_called_inline(
+    resolver: ActionResolver, module: str, context: StepContext
+) -> None:
+    assert resolver.inline("echo", "echo") is builtin.echo
+    assert resolver.inline("noop", "noop") is builtin.noop
+    assert resolver.inline("sleep", "sleep") is None  # a timer
+    assert resolver.inline("shell", "shell") is None
+    python = resolver.inline("python", f"{module}:double")
+    assert isinstance(python, PythonAction) and not python.inline  # not proved quick yet
+    assert builtin.echo.call_inline({"a": 1}, context) == {"a": 1}
+    assert asyncio.run(builtin.noop({}, context)) == {}  # awaited like any other action
+
+
 def test_a_python_target_resolves_to_a_python_action_that_runs(
     resolver: ActionResolver, module: str, context: StepContext
 ) -> None:
