@@ -185,6 +185,8 @@ class PythonAction(InlineAction):
         the function returned an awaitable, or it starts an event loop of its own and
         must run again in a thread.
         """
+        if not self.inline:  # demoted since this call was queued: the usual way, then
+            return self(inputs, context)
         self.check_inputs(inputs)
         token = bind_context(context)
         try:

@@ -205,11 +205,14 @@ class RunDriver:
         context = StepContext(self.run_id, start.step, start.index, start.attempt)
         try:
             result = action.call_inline(start.inputs, context)
-        except Exception as exc:
-            outcome = partial(self._classified_failure, start, exc)
+        except (Exception, asyncio.CancelledError) as exc:  # no task here to be cancelled
+            outcome = self._failure(start, exc)
         else:
             if inspect.iscoroutine(result):  # more to wait for: a task awaits it
-                self._running[key] = self._loop.create_task(self._run(start, result))
+                task = self._loop.create_task(self._run(start, result))
+                # A task cancelled before it starts never awaits the coroutine: close it.
+                task.add_done_callback(lambda _: result.close())
+                self._running[key] = task
                 return
             outcome = partial(self._succeeded, start, result)
         self._conclude(start, outcome)
@@ -256,20 +259,27 @@ class RunDriver:
                 result = await action(start.inputs, context)
             else:
                 result = await asyncio.wait_for(action(start.inputs, context), start.timeout)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # we were cancelled (the run ended or the worker stops)
+            return self._failure(start, exc)
+        except Exception as exc:
+            return self._failure(start, exc)
+        return partial(self._succeeded, start, result)
+
+    def _failure(self, start: cmd.Start, exc: BaseException) -> Outcome:
+        """How to record an attempt whose action raised `exc` (not our own cancellation)."""
+        if isinstance(exc, asyncio.CancelledError):
             error = ev.ErrorInfo(
                 kind=ErrorKind.UNKNOWN, message="the action was cancelled", type="CancelledError"
             )
             return partial(self._failed, start, error, None)
-        except TimeoutError as exc:
+        if isinstance(exc, TimeoutError):
             return partial(self._failed, start, _timeout_error(start, exc), None)
-        except Exception as exc:
-            # partial, not a lambda: `exc` is unbound when the except clause ends.
-            return partial(self._classified_failure, start, exc)
-        return partial(self._succeeded, start, result)
+        assert isinstance(exc, Exception)  # what else escapes an action stops the process
+        # partial, not a lambda: `exc` is unbound when the except clause ends.
+        return partial(self._classified_failure, start, exc)
 
     def _classified_failure(self, start: cmd.Start, exc: Exception) -> None:
         try:

@@ -178,3 +178,20 @@ def nests_a_loop() -> dict[str, Any]:
         return 42
 
     return {"answer": asyncio.run(answer()), "thread": threading.current_thread().name}
+
+
+slow_from_now = False
+placed: list[bool] = []
+
+
+def quick_until_told(item: int) -> dict[str, Any]:
+    """Quick, until `slow_from_now` is set: then each call blocks for 20 ms."""
+    placed.append(threading.current_thread() is threading.main_thread())
+    if slow_from_now:
+        time.sleep(0.02)
+    return {"item": item}
+
+
+def cancelled_inside() -> None:
+    """Raise asyncio's CancelledError, as `result()` of a cancelled future does."""
+    raise asyncio.CancelledError("the upstream request was cancelled")

@@ -96,3 +96,21 @@ def test_an_inline_call_that_starts_its_own_loop_runs_again_in_a_thread(
     assert result.outputs is not None and result.outputs["answer"] == 42
     assert result.outputs["thread"].startswith("kflow-step")
     assert "starts an event loop of its own" in caplog.text
+
+
+def test_calls_queued_inline_go_to_threads_once_their_function_is_demoted(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fifty calls queued at once of a function that has just turned slow: the first
+    # holds up the loop and demotes it; the others must not hold it up as well.
+    monkeypatch.setattr(steps, "slow_from_now", True)
+    monkeypatch.setattr(steps, "placed", [])
+    result = asyncio.run(service.run(fan_out("quick_until_told", 50, "item"), max_concurrency=50))
+    assert result.ok, result.error
+    assert steps.placed.count(True) == 1 and len(steps.placed) == 50
+
+
+def test_a_cancelled_error_raised_inline_fails_the_attempt(service: Service) -> None:
+    workflow = load_plan(f'steps:\n  - {{id: c, action: "{S}:cancelled_inside"}}\n', "c.yaml")
+    result = asyncio.run(asyncio.wait_for(service.run(workflow), 10))
+    assert result.status == "failed" and result.error == "the action was cancelled"
