@@ -8,8 +8,9 @@ that never waits gains nothing from a thread anyway, so kflow watches each funct
 - it starts in threads, where each call's wall time and the thread's CPU time are taken;
 - after `PROMOTE_AFTER` calls in a row that were quick (`QUICK_SECONDS`) and never
   waited (wall time within `WAIT_SLACK_SECONDS` of CPU time), it runs on the loop;
-- one call on the loop longer than `QUICK_SECONDS` that computed or blocked that long
-  sends it back to threads (a call that only lost the CPU to the VM does not), and each
+- one call on the loop longer than `QUICK_SECONDS` that computed that long, or that
+  blocked (gave up the CPU itself) at all, sends it back to threads (a call that only
+  lost the CPU to the VM or to a garbage collection does not), and each
   demotion makes the next promotion need `BACKOFF` times more quick calls, so a
   function that is quick only most of the time stalls the loop a bounded number of times;
 - once enough calls are under way in threads to prove it quick, further calls wait up
@@ -159,10 +160,14 @@ class Placement:
 def thread_usage() -> tuple[float, int | None]:
     """This thread's CPU seconds so far, and how many times it has blocked (given up the
     CPU itself: I/O, a sleep, a lock); None where the OS does not count that."""
-    if _RUSAGE_THREAD is None:
-        return time.thread_time(), None
-    usage = resource.getrusage(_RUSAGE_THREAD)
-    return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw
+    if _RUSAGE_THREAD is not None:
+        try:
+            usage = resource.getrusage(_RUSAGE_THREAD)
+        except OSError:  # a sandbox that refuses it
+            pass
+        else:
+            return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw
+    return time.thread_time(), None
 
 
 class _CollectorTime:
@@ -175,8 +180,9 @@ class _CollectorTime:
     def __call__(self, phase: str, info: Mapping[str, int]) -> None:
         if phase == "start":
             self._began = time.perf_counter()
-        else:
+        elif self._began:  # (a collection under way when this callback was added: skipped)
             self.seconds += time.perf_counter() - self._began
+            self._began = 0.0
 
 
 _collector = _CollectorTime()

@@ -137,7 +137,7 @@ class SqliteStore:
         if not rows:
             raise RunNotFound(run_id, self.location)
         events = [event for count, body in rows for event in row_events(count, body)]
-        self._ends.saw(run_id, len(events))
+        self._saw(run_id, events)
         return events
 
     def read_runs(self, run_ids: Sequence[str]) -> dict[str, list[ev.AnyEvent]]:
@@ -150,8 +150,13 @@ class SqliteStore:
         for run_id, events in found.items():
             if not events:
                 raise RunNotFound(run_id, self.location)
-            self._ends.saw(run_id, len(events))
+            self._saw(run_id, events)
         return found
+
+    def _saw(self, run_id: str, events: list[ev.AnyEvent]) -> None:
+        if type(events[-1]) not in _TERMINAL:  # a finished run takes no more events
+            with self._lock:  # not between another thread's append and its failure
+                self._ends.saw(run_id, len(events))
 
     def definition(self, digest: str) -> bytes:
         """The workflow spec stored under `digest`."""
@@ -242,9 +247,12 @@ class SqliteStore:
             )
             for lease in leases
         ]
+        owners = {lease.run_id: lease.owner for lease in leases}
         with self._transaction("write to"):
-            rows = self._db.execute(_Q["take_leases"], (_json_list(wanted),)).fetchall()
-        taken = {row[0] for row in rows}
+            self._db.execute(_Q["take_leases"], (_json_list(wanted),))
+            # Which are the caller's now (RETURNING would say, but needs SQLite 3.35).
+            held = self._db.execute(_Q["get_leases"], (_json_list(list(owners)),)).fetchall()
+        taken = {row[0] for row in held if owners[row[0]] == row[1]}
         return [lease.run_id for lease in leases if lease.run_id in taken]
 
     def heartbeat(self, owner: str, at: float) -> None:
@@ -256,7 +264,7 @@ class SqliteStore:
         """Drop the owner's leases on these runs."""
         with self._transaction("write to"):
             self._db.executemany(_Q["release_lease"], [(r, owner) for r in run_ids])
-        self._ends.forget(run_ids)  # another process may append to them next
+            self._ends.forget(run_ids)  # another process may append to them next
 
     def close(self) -> None:
         """Close the connection, moving what this store wrote from the WAL into the file."""

@@ -57,6 +57,29 @@ def test_a_journal_of_the_first_schema_is_moved_into_batches(tmp_path: Path) -> 
         store.close()
 
 
+def test_a_journal_of_the_third_schema_loses_its_trigger_and_keeps_its_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v3.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    for number, script in sql.migrations("sqlite"):
+        if number <= 3:
+            old.executescript(script + f"PRAGMA user_version = {number};")
+    body = ev.encode(created("r").event)
+    old.execute("INSERT INTO journal (run_id, seq, count, body) VALUES ('r', 0, 1, ?)", (body,))
+    old.close()
+    store = SqliteStore(path)
+    try:
+        triggers = store._db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        assert triggers.fetchall() == []
+        with pytest.raises(StoreError, match="got event 2 where 1 was next"):
+            store.append([entry("r", 2, ev.RunPaused(at=3.0))])  # the store checks instead
+        store.append([entry("r", 1, ev.RunPaused(at=3.0))])
+        assert len(store.read("r")) == 2
+    finally:
+        store.close()
+
+
 def test_the_events_view_shows_one_row_per_event(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "k.db")
     started = ev.StepStarted(at=2.5, step="a", attempt=1)

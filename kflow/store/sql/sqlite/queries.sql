@@ -72,8 +72,8 @@ WHERE run_id IN (SELECT value FROM json_each(?))
 -- name: take_leases
 -- Take runs' leases only from the holders the caller saw (none: a null `seen`), so two
 -- workers that both saw a run free cannot both take it: the second changes no row.
--- `?` is a JSON array of [run_id, owner, host, pid, heartbeat_at, seen]; the rows
--- returned name the runs taken. (The transaction holds the write lock, so no other
+-- `?` is a JSON array of [run_id, owner, host, pid, heartbeat_at, seen]; `get_leases`
+-- then tells which were taken. (The transaction holds the write lock, so no other
 -- writer changes a lease between the check and the write.)
 INSERT INTO leases (run_id, owner, host, pid, heartbeat_at)
 SELECT
@@ -87,7 +87,6 @@ WHERE held.run_id IS NULL
 ON CONFLICT (run_id) DO UPDATE SET
     owner = excluded.owner, host = excluded.host, pid = excluded.pid,
     heartbeat_at = excluded.heartbeat_at
-RETURNING run_id
 
 -- name: heartbeat
 UPDATE leases SET heartbeat_at = ? WHERE owner = ?
