@@ -93,9 +93,9 @@ class AgentRegistry:
             ) from exc
 
     def _require_method(self, agent: str, owner: object, method: str) -> None:
-        methods = _public_methods(owner)
-        if method in methods:
+        if _is_public_method(owner, method):  # without listing them all (`dir` is slow)
             return
+        methods = _public_methods(owner)
         hint = did_you_mean(method, methods)
         if not hint:
             hint = f"; its actions are: {', '.join(methods)}" if methods else "; it has no actions"
@@ -111,17 +111,17 @@ class AgentRegistry:
 
 
 def _public_methods(owner: object) -> list[str]:
-    names = []
-    for name in dir(owner):
-        if name.startswith("_"):
-            continue
-        # Looked up statically so that listing actions never runs a property's code.
-        value = inspect.getattr_static(owner, name, None)
-        if isinstance(value, staticmethod | classmethod):
-            value = value.__func__
-        if callable(value) and not inspect.isclass(value):
-            names.append(name)
-    return names
+    return [name for name in dir(owner) if _is_public_method(owner, name)]
+
+
+def _is_public_method(owner: object, name: str) -> bool:
+    if name.startswith("_"):
+        return False
+    # Looked up statically so that listing actions never runs a property's code.
+    value = inspect.getattr_static(owner, name, None)
+    if isinstance(value, staticmethod | classmethod):
+        value = value.__func__
+    return callable(value) and not inspect.isclass(value)
 
 
 @functools.cache

@@ -236,6 +236,8 @@ class SqliteStore:
 
     def take_leases(self, leases: Sequence[Lease], seen: Mapping[str, str | None]) -> list[str]:
         """Take leases whose holder is still the one the caller saw."""
+        if len(leases) == 1:  # one statement, and its row count says if it was taken
+            return self._take_lease(leases[0], seen.get(leases[0].run_id))
         wanted = [
             (
                 lease.run_id,
@@ -254,6 +256,21 @@ class SqliteStore:
             held = self._db.execute(_Q["get_leases"], (_json_list(list(owners)),)).fetchall()
         taken = {row[0] for row in held if owners[row[0]] == row[1]}
         return [lease.run_id for lease in leases if lease.run_id in taken]
+
+    def _take_lease(self, lease: Lease, seen: str | None) -> list[str]:
+        with self._transaction("write to"):
+            cursor = self._db.execute(
+                _Q["take_lease"],
+                {
+                    "run_id": lease.run_id,
+                    "owner": lease.owner,
+                    "host": lease.host,
+                    "pid": lease.pid,
+                    "at": lease.heartbeat_at,
+                    "seen": seen,
+                },
+            )
+        return [lease.run_id] if cursor.rowcount else []
 
     def heartbeat(self, owner: str, at: float) -> None:
         """Renew the owner's leases."""

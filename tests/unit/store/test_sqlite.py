@@ -181,7 +181,7 @@ def test_a_locked_database_names_the_cause_and_the_remedy(tmp_path: Path) -> Non
 
 def test_queries_are_all_named_and_loaded_from_the_sql_file() -> None:
     queries = sql.queries("sqlite")
-    assert {"append_batch", "run_events", "list_runs", "take_leases"} <= queries.keys()
+    assert {"append_batch", "run_events", "take_lease", "take_leases"} <= queries.keys()
     verbs = ("SELECT", "INSERT", "UPDATE", "DELETE")
     assert all(any(verb in text for verb in verbs) for text in queries.values())
 

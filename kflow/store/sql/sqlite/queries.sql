@@ -69,12 +69,19 @@ SELECT run_id, owner, host, pid, heartbeat_at FROM leases WHERE run_id = ?
 SELECT run_id, owner, host, pid, heartbeat_at FROM leases
 WHERE run_id IN (SELECT value FROM json_each(?))
 
+-- name: take_lease
+-- Take a run's lease only from the holder the caller saw (none: a NULL `seen`), so two
+-- workers that both saw it free cannot both take it: the second changes no row.
+INSERT INTO leases (run_id, owner, host, pid, heartbeat_at) VALUES (:run_id, :owner, :host, :pid, :at)
+ON CONFLICT (run_id) DO UPDATE SET
+    owner = excluded.owner, host = excluded.host, pid = excluded.pid,
+    heartbeat_at = excluded.heartbeat_at
+WHERE leases.owner = :seen OR leases.owner = excluded.owner
+
 -- name: take_leases
--- Take runs' leases only from the holders the caller saw (none: a null `seen`), so two
--- workers that both saw a run free cannot both take it: the second changes no row.
--- `?` is a JSON array of [run_id, owner, host, pid, heartbeat_at, seen]; `get_leases`
--- then tells which were taken. (The transaction holds the write lock, so no other
--- writer changes a lease between the check and the write.)
+-- The same for many runs in one statement. `?` is a JSON array of [run_id, owner, host,
+-- pid, heartbeat_at, seen]; `get_leases` then tells which were taken. (The transaction
+-- holds the write lock, so no other writer changes a lease between check and write.)
 INSERT INTO leases (run_id, owner, host, pid, heartbeat_at)
 SELECT
     json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]'),
