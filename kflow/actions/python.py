@@ -141,7 +141,8 @@ class PythonAction(InlineAction):
 
     Async callables are awaited on the loop; sync ones run in a worker thread so they
     cannot stall other steps, unless they have proved quick and never wait (see
-    `kflow.actions.placement`). Either way `current_step()` returns the attempt's context.
+    `kflow.actions.placement`): then the runtime calls them inline, on the loop, without
+    a task. Either way `current_step()` returns the attempt's context.
     """
 
     def __init__(self, func: Callable[..., Any], *, name: str | None = None) -> None:
