@@ -97,6 +97,12 @@ class GroupCommit:
             self._scheduled = True
             self._loop().call_soon(self._flush_in_turn)
 
+    def hurry_if_threaded(self) -> None:
+        """`hurry` if commits run in the writer thread, where an early commit costs the loop
+        nothing; on the loop, lazy entries had better wait to share a later commit."""
+        if self._writer is not None:
+            self.hurry()
+
     def _flush_in_turn(self, waited: bool = False) -> None:
         # A step started in this tick (in a slot a result has just freed) has its first
         # step queued behind this flush: let its action begin before the commit blocks

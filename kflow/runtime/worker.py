@@ -118,6 +118,10 @@ class Worker:
             freeze.freeze(self)
         for driver in adopted:
             driver.pump()
+        # With a writer thread (`full`), the first starts commit at once, not lazily with
+        # the first results: the fsync overlaps with the first actions instead of
+        # following them, and costs the loop nothing.
+        self._journal.hurry_if_threaded()
         return adopted
 
     def _drive(self, run_id: str, events: list[ev.AnyEvent], orphaned: bool) -> RunDriver:

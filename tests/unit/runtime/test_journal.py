@@ -209,3 +209,24 @@ def test_hurry_commits_lazy_entries_in_this_tick() -> None:
         return store.batches
 
     assert asyncio.run(scenario()) == [1, 1]
+
+
+@pytest.mark.parametrize(("in_thread", "commits"), [(True, [1, 1]), (False, [1])])
+def test_hurry_if_threaded_commits_early_only_in_a_writer_thread(
+    in_thread: bool, commits: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_module, "LAZY_SECONDS", 60.0)  # never due in this test
+    store = MemoryStore()
+
+    async def scenario() -> list[int]:
+        await _committed_run(store)
+        journal = GroupCommit(store, _unexpected, in_thread=in_thread)
+        journal.append(_started(1), lazy=True)
+        journal.hurry_if_threaded()  # a run was adopted: its first starts
+        await asyncio.sleep(0.05)
+        seen = list(store.batches)
+        journal.flush_now()
+        journal.close()
+        return seen
+
+    assert asyncio.run(scenario()) == commits

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from kflow.engine import events as ev
 from kflow.errors import StoreError
 from kflow.store import SqliteStore, sql
+from kflow.store.protocol import Lease
 from tests.unit.store.test_contract import created, entry
 
 
@@ -143,6 +145,66 @@ def test_the_journal_uses_wal_and_the_chosen_synchronous_level(tmp_path: Path) -
     db = store._db
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    store.close()
+
+
+def _synchronous_of_each_commit(store: SqliteStore, work: Callable[[], object]) -> list[str]:
+    """Run `work`, tracing the store's statements: the synchronous level each transaction
+    it committed ran at ("store" if left at the store's own)."""
+    level, commits = "store", []
+
+    def trace(statement: str) -> None:
+        nonlocal level
+        if statement.startswith("PRAGMA synchronous = "):
+            level = "store" if statement.endswith("FULL") else statement.rsplit(" ", 1)[1]
+        elif statement == "COMMIT":
+            commits.append(level)
+
+    store._db.set_trace_callback(trace)
+    work()
+    store._db.set_trace_callback(None)
+    return commits
+
+
+def test_in_full_only_the_journal_waits_for_the_disk_not_the_leases(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "k.db", durability="full")
+    store.append([created("r1"), created("r2"), created("r3")])
+    owner = "me"
+
+    def work() -> None:
+        store.take_leases([Lease("r1", owner, "h", 1, 1.0)], {})
+        store.take_leases([Lease(r, owner, "h", 1, 1.0) for r in ("r2", "r3")], {})
+        store.append([entry("r1", 1, ev.RunPaused(at=2.0))])
+        store.heartbeat(owner, 2.0)
+        store.release(["r1", "r2", "r3"], owner)
+
+    assert _synchronous_of_each_commit(store, work) == [
+        "NORMAL",
+        "NORMAL",
+        "store",
+        "NORMAL",
+        "NORMAL",
+    ]
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    store.close()
+
+
+def test_a_failed_lease_write_leaves_the_journal_at_full(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "k.db", durability="full")
+    store._db.execute("PRAGMA query_only = ON")  # every write now fails
+    with pytest.raises(StoreError, match="cannot write to the database"):
+        store.take_leases([Lease("r1", "me", "h", 1, 1.0)], {})
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    store._db.execute("PRAGMA query_only = OFF")
+    store.close()
+
+
+def test_in_normal_leases_and_journal_share_one_level(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "k.db")
+    store.append([created("r1")])
+    work = lambda: store.take_leases([Lease("r1", "me", "h", 1, 1.0)], {})  # noqa: E731
+    assert _synchronous_of_each_commit(store, work) == ["store"]
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     store.close()
 
 
