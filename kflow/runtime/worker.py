@@ -39,6 +39,8 @@ class Worker:
         self.owner = Owner.here()
         self.definitions = definitions or Definitions(store.definition)
         self.drivers: dict[str, RunDriver] = {}
+        self._released: set[str] = set()
+        """Runs whose leases `wait` has already given back."""
         self._observers = list(observers)
         self._journal = GroupCommit(store, self._fatal, in_thread=store.slow_commits)
         self._failure: BaseException | None = None
@@ -64,8 +66,9 @@ class Worker:
                 await self._background
         if self._failure is None:
             self._journal.flush_now()
-            with contextlib.suppress(StoreError):
-                self.store.release(list(self.drivers), self.owner.id)
+            held = [run_id for run_id in self.drivers if run_id not in self._released]
+            if held:  # a transaction less after the usual `wait` (~2 ms for 1,000 runs)
+                self._release(held)
         # After a store failure another write would only wait out the busy timeout again;
         # the leases left behind point at this process, which is about to exit.
         self._journal.close()
@@ -155,6 +158,7 @@ class Worker:
     def _release(self, run_ids: list[str]) -> None:
         with contextlib.suppress(StoreError):
             self.store.release(run_ids, self.owner.id)
+            self._released.update(run_ids)
 
     # -- events, failures, housekeeping -------------------------------------
 

@@ -1,0 +1,61 @@
+"""The worker: leases taken on adoption and given back once, when the runs have ended."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from kflow.plan import load_plan
+from kflow.runtime import Service
+from kflow.runtime.worker import Worker
+from kflow.store import MemoryStore
+
+WORKFLOW = """
+steps:
+  - {id: a, action: noop}
+  - {id: b, action: noop, depends_on: [a]}
+"""
+
+
+class CountingStore(MemoryStore):
+    """A store that notes each `release` call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.releases: list[list[str]] = []
+
+    def release(self, run_ids: Sequence[str], owner: str) -> None:
+        self.releases.append(sorted(run_ids))
+        super().release(run_ids, owner)
+
+
+def test_runs_that_ended_give_their_leases_back_once() -> None:
+    store = CountingStore()
+    service = Service(store)
+    plan = load_plan(WORKFLOW, "test.yaml")
+
+    async def scenario() -> list[str]:
+        ids = await service.create_many(plan, [{}, {}])
+        await service.execute(ids)
+        return ids
+
+    ids = asyncio.run(scenario())
+    assert store.releases == [sorted(ids)]
+    assert store.leases_of(ids) == {}
+
+
+def test_a_worker_left_before_its_runs_ended_gives_their_leases_back() -> None:
+    store = CountingStore()
+    service = Service(store)
+    plan = load_plan("steps:\n  - {id: a, action: sleep, inputs: {seconds: 60}}\n", "test.yaml")
+
+    async def scenario() -> str:
+        (run_id,) = await service.create_many(plan, [{}])
+        async with Worker(store) as worker:
+            worker.adopt([run_id])
+            assert store.leases_of([run_id])  # held while it runs
+        return run_id
+
+    run_id = asyncio.run(scenario())
+    assert store.releases == [[run_id]]
+    assert store.leases_of([run_id]) == {}
