@@ -62,6 +62,16 @@ class InlineAction(abc.ABC):
         """Whether the next call may be made inline (a sync function must prove itself)."""
         return True
 
+    @property
+    def sync(self) -> bool:
+        """Whether every call may go through `call_inline` (inline or not, it decides)."""
+        return True
+
+    def awaiting_verdict(self) -> asyncio.Future[None] | None:
+        """When a call may not be made inline yet, but soon may: a future to wait on
+        before calling (`call_inline` then knows which way). None: call now."""
+        return None
+
     @abc.abstractmethod
     def call_inline(self, inputs: Mapping[str, Any], context: StepContext) -> Any:
         """Run once, here and now: the result, or a coroutine to await for it."""

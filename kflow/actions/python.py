@@ -88,6 +88,10 @@ class _Verdict:
 
     async def wait(self) -> None:
         """Return once the verdict is in, or after `PROBATION_SECONDS` at the latest."""
+        await self.waiter()
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future of the running loop that resolves as `wait` returns (cancel it to leave)."""
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         with self._lock:
@@ -96,7 +100,7 @@ class _Verdict:
             waiting.append(waiter)
         if first:
             loop.call_later(PROBATION_SECONDS, self._release, loop, waiting)
-        await waiter
+        return waiter
 
     def settle_unless(self, still_proving: bool) -> None:
         """Let every waiting call go on (to the loop if the function was promoted)."""
@@ -179,16 +183,34 @@ class PythonAction(InlineAction):
         """Whether a call may run synchronously, here and now: a sync function proved quick."""
         return self.placement.on_loop and not self._is_async
 
+    @property
+    def sync(self) -> bool:
+        """Whether the function is a sync one (`call_inline` serves every call of those)."""
+        return not self._is_async
+
+    def awaiting_verdict(self) -> asyncio.Future[None] | None:
+        """A future to wait on before a call of this sync function, while the calls under
+        way in threads are about to judge it (see `Placement.proving`); else None."""
+        if self._is_async or not self.placement.proving:
+            return None
+        return self._verdict.waiter()
+
     def call_inline(self, inputs: Mapping[str, Any], context: StepContext) -> Any:
         """Call a function that is `inline` right here, on the loop; raises what it raises.
 
         Returns a coroutine to await instead of the result when there is more to wait for:
-        the function returned an awaitable, or it starts an event loop of its own and
-        must run again in a thread.
+        the function returned an awaitable, or it must run in a thread after all (it
+        starts an event loop of its own, it was demoted since this call was queued, or
+        its verdict sent it to threads).
         """
-        if not self.inline:  # demoted since this call was queued: the usual way, then
-            return self(inputs, context)
         self.check_inputs(inputs)
+        if not self.inline:  # in a thread: not proved yet, demoted, or judged slow
+            token = bind_context(context)  # the thread takes a copy of the context
+            try:
+                future = self._to_thread(inputs)  # started now, so it counts at once
+            finally:
+                token.var.reset(token)
+            return self._bound(self._awaited(self._thread_result(future)), context)
         token = bind_context(context)
         try:
             ran, result = self._call_on_loop(inputs)
@@ -198,6 +220,14 @@ class PythonAction(InlineAction):
             return self._bound(self._call_in_thread(inputs), context)
         if type(result) not in _PLAIN and inspect.isawaitable(result):
             return self._bound(result, context)
+        return result
+
+    @staticmethod
+    async def _awaited(call: Awaitable[Any]) -> Any:
+        """The result of `call`, awaited too if it is awaitable (a sync wrapper of a coroutine)."""
+        result = await call
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
+            result = await result
         return result
 
     async def _call_sync(self, inputs: Mapping[str, Any]) -> Any:
@@ -240,19 +270,31 @@ class PythonAction(InlineAction):
                 )
 
     async def _call_in_thread(self, inputs: Mapping[str, Any]) -> Any:
+        return await self._thread_result(self._to_thread(inputs))
+
+    def _to_thread(self, inputs: Mapping[str, Any]) -> asyncio.Future[Any]:
+        """Start a call in a worker thread now, in a copy of the current context; the
+        future holds `timed_call`'s answer. Counted at once: the next calls may wait for
+        the verdict of this one."""
+        self.placement.start_in_thread()
+        future = threads.run_in_thread(timed_call, {"func": self.func, "kwargs": inputs})
+        future.add_done_callback(self._observe_in_thread)
+        return future
+
+    def _observe_in_thread(self, future: asyncio.Future[Any]) -> None:
         placement = self.placement
-        call = {"func": self.func, "kwargs": inputs}
-        placement.start_in_thread()
-        try:
-            result, error, wall, cpu = await threads.run_in_thread(timed_call, call)
-        except BaseException:
+        if future.cancelled() or future.exception() is not None:
             # Cancelled, by the step's timeout or the end of the run: the call may block,
             # so it ends the run of quick calls that would move the function onto the loop.
             placement.observe(math.inf, 0.0, ran_on_loop=False)
-            self._verdict.settle_unless(placement.proving)
-            raise
-        placement.observe(wall, cpu, ran_on_loop=False)
+        else:
+            _, _, wall, cpu = future.result()
+            placement.observe(wall, cpu, ran_on_loop=False)
         self._verdict.settle_unless(placement.proving)
+
+    @staticmethod
+    async def _thread_result(future: asyncio.Future[Any]) -> Any:
+        result, error, _, _ = await future
         if error is not None:
             raise error
         return result

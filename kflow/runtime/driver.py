@@ -51,9 +51,11 @@ class RunDriver:
         self._journal = journal
         self._resolver = resolver
         self._observe = observe
-        self._running: dict[_TaskKey, asyncio.Task[None] | asyncio.Handle] = {}
-        """Attempts under way: a task each, a timer for a `TimerAction` (a sleep), or a
-        queued callback for an action called inline."""
+        self._running: dict[
+            _TaskKey, asyncio.Task[None] | asyncio.Handle | asyncio.Future[None]
+        ] = {}
+        """Attempts under way: a task each, a timer for a `TimerAction` (a sleep), a queued
+        callback for an action called inline, or the verdict such a call waits for."""
         self._timer: asyncio.TimerHandle | None = None
         self._durable = machine.state.events - 1
         """Sequence number of this run's last committed event."""
@@ -150,7 +152,7 @@ class RunDriver:
         )
         self.record(started)
         timer = self._as_timer(start)
-        attempt: asyncio.Task[None] | asyncio.Handle
+        attempt: asyncio.Task[None] | asyncio.Handle | asyncio.Future[None]
         if timer is not None:
             delay, outcome = timer
             attempt = loop.call_at(began + delay, self._timer_fired, start, outcome)
@@ -179,8 +181,8 @@ class RunDriver:
         return seconds, partial(self._succeeded, start, result, True)  # stored as it is
 
     def _as_inline(self, start: cmd.Start) -> InlineAction | None:
-        """The action if it returns at once (a built-in, a sync function proved quick),
-        to call without a task; else None.
+        """The action if it may return at once (a built-in, a sync function), to call
+        from a loop callback without a task (`_run_inline`); else None.
 
         A step with a timeout keeps its task: a call that went back to a thread can then
         be cut off.
@@ -192,16 +194,35 @@ class RunDriver:
             action = self._resolver.inline(what.kind, what.target, what.method)
         except Exception:
             return None  # as a task, the attempt reports the problem like any other action
-        return action if action is not None and action.inline else None
+        return action if action is not None and action.sync else None
 
     def _timer_fired(self, start: cmd.Start, outcome: Outcome) -> None:
         self._running.pop((start.step, start.index), None)
         self._conclude(start, outcome)
 
     def _run_inline(self, start: cmd.Start, action: InlineAction) -> None:
-        """Run an attempt of an inline action right here, as `_run` would in a task."""
+        """Run an attempt of an inline action right here, as `_run` would in a task; or,
+        while its function awaits a verdict, once that is in."""
         key = (start.step, start.index)
         self._running.pop(key, None)
+        if not action.inline and (verdict := action.awaiting_verdict()) is not None:
+            # 1,000 runs starting a new function at once: the calls past the first few
+            # wait for their verdict with a callback, not a task each.
+            verdict.add_done_callback(partial(self._after_verdict, start, action))
+            self._running[key] = verdict
+            return
+        self._call_inline(start, action)
+
+    def _after_verdict(
+        self, start: cmd.Start, action: InlineAction, verdict: asyncio.Future[None]
+    ) -> None:
+        if verdict.cancelled():  # the run ended or the driver stopped meanwhile
+            return
+        self._running.pop((start.step, start.index), None)
+        self._call_inline(start, action)  # on the loop if proved quick, else in a thread
+
+    def _call_inline(self, start: cmd.Start, action: InlineAction) -> None:
+        key = (start.step, start.index)
         context = StepContext(self.run_id, start.step, start.index, start.attempt)
         try:
             result = action.call_inline(start.inputs, context)

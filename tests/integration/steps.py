@@ -195,3 +195,27 @@ def quick_until_told(item: int) -> dict[str, Any]:
 def cancelled_inside() -> None:
     """Raise asyncio's CancelledError, as `result()` of a cancelled future does."""
     raise asyncio.CancelledError("the upstream request was cancelled")
+
+
+def where_it_ran(item: int, nap: float = 0.0) -> dict[str, Any]:
+    """Where this call ran: in a thread, in a task of the loop, or inline on the loop."""
+    if nap:
+        time.sleep(nap)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return {"item": item, "ran": "thread"}
+    return {"item": item, "ran": "task" if asyncio.current_task() else "inline"}
+
+
+held_calls = 0
+let_go = threading.Event()
+
+
+def held(item: int) -> dict[str, Any]:
+    """Count the call, then wait until `let_go` is set (at most 10 s)."""
+    global held_calls
+    with _lock:
+        held_calls += 1
+    let_go.wait(10)
+    return {"item": item}
