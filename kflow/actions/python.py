@@ -204,30 +204,18 @@ class PythonAction(InlineAction):
         its verdict sent it to threads).
         """
         self.check_inputs(inputs)
-        if not self.inline:  # in a thread: not proved yet, demoted, or judged slow
-            token = bind_context(context)  # the thread takes a copy of the context
-            try:
-                future = self._to_thread(inputs)  # started now, so it counts at once
-            finally:
-                token.var.reset(token)
-            return self._bound(self._awaited(self._thread_result(future)), context)
-        token = bind_context(context)
+        token = bind_context(context)  # a thread takes a copy of the context as it starts
         try:
+            if not self.inline:  # in a thread: not proved yet, demoted, or judged slow
+                # Started now, not when a task gets to it, so the next calls count it.
+                return self._in_thread(self._to_thread(inputs), context)
             ran, result = self._call_on_loop(inputs)
+            if not ran:
+                return self._in_thread(self._to_thread(inputs), context)
         finally:
             token.var.reset(token)
-        if not ran:
-            return self._bound(self._call_in_thread(inputs), context)
         if type(result) not in _PLAIN and inspect.isawaitable(result):
             return self._bound(result, context)
-        return result
-
-    @staticmethod
-    async def _awaited(call: Awaitable[Any]) -> Any:
-        """The result of `call`, awaited too if it is awaitable (a sync wrapper of a coroutine)."""
-        result = await call
-        if type(result) not in _PLAIN and inspect.isawaitable(result):
-            result = await result
         return result
 
     async def _call_sync(self, inputs: Mapping[str, Any]) -> Any:
@@ -270,14 +258,13 @@ class PythonAction(InlineAction):
                 )
 
     async def _call_in_thread(self, inputs: Mapping[str, Any]) -> Any:
-        return await self._thread_result(self._to_thread(inputs))
+        return await self._in_thread(self._to_thread(inputs))
 
     def _to_thread(self, inputs: Mapping[str, Any]) -> asyncio.Future[Any]:
         """Start a call in a worker thread now, in a copy of the current context; the
-        future holds `timed_call`'s answer. Counted at once: the next calls may wait for
-        the verdict of this one."""
-        self.placement.start_in_thread()
+        future holds `timed_call`'s answer, and the call is observed once it is done."""
         future = threads.run_in_thread(timed_call, {"func": self.func, "kwargs": inputs})
+        self.placement.start_in_thread()
         future.add_done_callback(self._observe_in_thread)
         return future
 
@@ -293,11 +280,21 @@ class PythonAction(InlineAction):
         self._verdict.settle_unless(placement.proving)
 
     @staticmethod
-    async def _thread_result(future: asyncio.Future[Any]) -> Any:
-        result, error, _, _ = await future
-        if error is not None:
-            raise error
-        return result
+    async def _in_thread(future: asyncio.Future[Any], context: StepContext | None = None) -> Any:
+        """The result of a call started by `_to_thread` (one coroutine: a task cancelled
+        before it starts closes it, leaving none unawaited); `context` is the current step
+        while a coroutine the function returned is awaited."""
+        token = None if context is None else bind_context(context)
+        try:
+            result, error, _, _ = await future
+            if error is not None:
+                raise error
+            if type(result) not in _PLAIN and inspect.isawaitable(result):
+                result = await result  # a sync wrapper that returned a coroutine
+            return result
+        finally:
+            if token is not None:
+                token.var.reset(token)
 
     @staticmethod
     async def _bound(awaitable: Awaitable[Any], context: StepContext) -> Any:

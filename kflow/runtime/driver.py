@@ -216,9 +216,12 @@ class RunDriver:
     def _after_verdict(
         self, start: cmd.Start, action: InlineAction, verdict: asyncio.Future[None]
     ) -> None:
-        if verdict.cancelled():  # the run ended or the driver stopped meanwhile
+        key = (start.step, start.index)
+        # Not waiting any more: the run ended or the driver stopped meanwhile (perhaps in
+        # the very turn the verdict came, too late to cancel it).
+        if self._running.get(key) is not verdict:
             return
-        self._running.pop((start.step, start.index), None)
+        del self._running[key]
         self._call_inline(start, action)  # on the loop if proved quick, else in a thread
 
     def _call_inline(self, start: cmd.Start, action: InlineAction) -> None:

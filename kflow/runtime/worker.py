@@ -109,6 +109,7 @@ class Worker:
                 f"another worker took run {', '.join(map(repr, lost))} at the same moment; "
                 "it is executing it now"
             )
+        self._released.difference_update(taken)
         adopted = []
         # Plans and run states live as long as their runs: keep the garbage collector
         # from scanning them again and again (see `kflow.runtime.freeze`).

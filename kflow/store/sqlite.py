@@ -59,6 +59,8 @@ class SqliteStore:
                 "(a database URL is not a path)"
             )
         self._lock = threading.RLock()
+        self._lowered = False
+        """Whether a lease write left the connection below synchronous=FULL."""
         self._ends = RunEnds()
         self._checkpointer = Checkpointer(self.path, _BUSY_TIMEOUT_S * 1000)
         # A store dropped without close() must not leave its thread behind.
@@ -343,6 +345,8 @@ class SqliteStore:
         # One connection serves every thread of the process (an Engine may execute in
         # one thread while another pauses): a transaction holds the lock throughout.
         with self._lock:
+            if self._lowered:  # a lease write could not restore FULL: no commit without it
+                self._synchronous("FULL", verb)
             if not (lease and self.slow_commits):
                 yield from self._locked_transaction(verb)
                 return
@@ -350,11 +354,18 @@ class SqliteStore:
             # power loss in order, so the journal's next commit makes the lease durable
             # with it, and a lease lost before that guarded no progress (its run is an
             # orphan again, as it was). This takes one fsync (~1 ms) off a run's start.
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._synchronous("NORMAL", verb)
             try:
                 yield from self._locked_transaction(verb)
             finally:
-                self._db.execute("PRAGMA synchronous = FULL")
+                self._synchronous("FULL", verb)
+
+    def _synchronous(self, level: str, verb: str) -> None:
+        try:
+            self._db.execute(f"PRAGMA synchronous = {level}")
+        except sqlite3.Error as exc:
+            raise self._error(exc, verb) from exc
+        self._lowered = level != "FULL"
 
     def _locked_transaction(self, verb: str) -> Iterator[None]:
         try:

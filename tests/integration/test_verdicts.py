@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
+import time
+from typing import Any
 
 import pytest
 
 from kflow.actions.placement import PROMOTE_AFTER
+from kflow.actions.python import PythonAction
+from kflow.engine import events as ev
 from kflow.plan import Plan, load_plan
 from kflow.runtime import Service
+from kflow.runtime.driver import RunDriver
 from kflow.store import SqliteStore
 from tests.integration import steps
 
@@ -79,3 +85,60 @@ def test_calls_waiting_for_a_verdict_are_dropped_when_the_run_is_cancelled(
     finally:
         steps.let_go.set()
     assert steps.held_calls == PROMOTE_AFTER
+
+
+def test_a_verdict_that_comes_as_the_run_ends_starts_no_call(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The verdict resolves the waiting calls' futures; in that same turn, before the
+    # driver's callbacks run, the run is cancelled: too late to cancel the futures.
+    drivers: list[RunDriver] = []
+    original_init = RunDriver.__init__
+
+    def keep(self: RunDriver, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        drivers.append(self)
+
+    original_verdict = PythonAction.awaiting_verdict
+
+    def cancelled_as_it_lands(self: PythonAction) -> asyncio.Future[None] | None:
+        verdict = original_verdict(self)
+        if verdict is not None:  # this callback runs before the driver's own
+            verdict.add_done_callback(lambda _: cancel(drivers[0]))
+        return verdict
+
+    def cancel(driver: RunDriver) -> None:
+        if not driver.machine.state.status.finished:
+            driver.record(ev.RunCancelled(at=time.time(), reason="test"))
+
+    monkeypatch.setattr(RunDriver, "__init__", keep)
+    monkeypatch.setattr(PythonAction, "awaiting_verdict", cancelled_as_it_lands)
+    monkeypatch.setattr(steps, "held_calls", 0)
+    steps.let_go.set()
+    result = asyncio.run(
+        asyncio.wait_for(service.run(fan_out("held", 100), max_concurrency=100), 30)
+    )
+    assert result.status == "cancelled"
+    assert steps.held_calls == PROMOTE_AFTER  # only the calls that were proving it
+
+
+def test_calls_sent_to_threads_as_the_run_ends_leave_no_coroutine_unawaited(
+    service: Service, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder
+) -> None:
+    # The run is cancelled in the turn its calls went to threads: their tasks are
+    # cancelled before they start, and what they would have awaited must be closed.
+    original = RunDriver._call_inline
+    calls = 0
+
+    def cancel_after_the_third(self: RunDriver, start: Any, action: Any) -> None:
+        nonlocal calls
+        original(self, start, action)
+        calls += 1
+        if calls == 3 and not self.machine.state.status.finished:
+            self.record(ev.RunCancelled(at=time.time(), reason="test"))
+
+    monkeypatch.setattr(RunDriver, "_call_inline", cancel_after_the_third)
+    result = asyncio.run(asyncio.wait_for(service.run(fan_out("where_it_ran", 5)), 30))
+    assert result.status == "cancelled"
+    gc.collect()
+    assert [str(w.message) for w in recwarn if "never awaited" in str(w.message)] == []

@@ -59,3 +59,21 @@ def test_a_worker_left_before_its_runs_ended_gives_their_leases_back() -> None:
     run_id = asyncio.run(scenario())
     assert store.releases == [[run_id]]
     assert store.leases_of([run_id]) == {}
+
+
+def test_a_run_adopted_again_after_its_wait_is_released_on_exit() -> None:
+    store = CountingStore()
+    service = Service(store)
+    plan = load_plan(WORKFLOW, "test.yaml")
+
+    async def scenario() -> str:
+        (run_id,) = await service.create_many(plan, [{}])
+        async with Worker(store) as worker:
+            worker.adopt([run_id])
+            await worker.wait([run_id])  # gives the lease back
+            worker.adopt([run_id])  # takes it again
+        return run_id
+
+    run_id = asyncio.run(scenario())
+    assert store.releases == [[run_id], [run_id]]
+    assert store.leases_of([run_id]) == {}

@@ -199,6 +199,49 @@ def test_a_failed_lease_write_leaves_the_journal_at_full(tmp_path: Path) -> None
     store.close()
 
 
+class _RefusesFullOnce:
+    """A connection whose first `PRAGMA synchronous = FULL` fails (as inside a transaction)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db, self.refused = db, False
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "PRAGMA synchronous = FULL" and not self.refused:
+            self.refused = True
+            raise sqlite3.OperationalError("Safety level may not be changed inside a transaction")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
+def test_a_lease_write_that_cannot_restore_full_stops_the_next_commit_short_of_it(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "k.db", durability="full")
+    store.append([created("r1")])
+    db = store._db
+    store._db = _RefusesFullOnce(db)  # type: ignore[assignment]
+    with pytest.raises(StoreError, match="Safety level may not be changed"):
+        store.take_leases([Lease("r1", "me", "h", 1, 1.0)], {})
+    store._db = db
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # left at NORMAL
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    store.append([created("r2")])
+    db.set_trace_callback(None)
+    assert statements.index("PRAGMA synchronous = FULL") < statements.index("BEGIN IMMEDIATE")
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    store.close()
+
+
+def test_a_lease_write_on_a_closed_store_raises_a_store_error(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "k.db", durability="full")
+    store.close()
+    with pytest.raises(StoreError, match="cannot write to the database"):
+        store.heartbeat("me", 1.0)
+
+
 def test_in_normal_leases_and_journal_share_one_level(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "k.db")
     store.append([created("r1")])
