@@ -8,9 +8,11 @@ that never waits gains nothing from a thread anyway, so kflow watches each funct
 - it starts in threads, where each call's wall time and the thread's CPU time are taken;
 - after `PROMOTE_AFTER` calls in a row that were quick (`QUICK_SECONDS`) and never
   waited (wall time within `WAIT_SLACK_SECONDS` of CPU time), it runs on the loop;
-- one call on the loop longer than `QUICK_SECONDS` that computed that long, or that
-  blocked (gave up the CPU itself) at all, sends it back to threads (a call that only
-  lost the CPU to the VM or to a garbage collection does not), and each
+- one call on the loop longer than `QUICK_SECONDS` that blocked (gave up the CPU itself)
+  at all, or that computed longer than `STRIKE_SECONDS`, or two within `STRIKE_WINDOW`
+  calls that computed longer than `QUICK_SECONDS`, send it back to threads (a call that
+  only lost the CPU to the VM or to a garbage collection does not, nor one that blocked
+  while kflow's own threads were at work: it may only have waited for the GIL), and each
   demotion makes the next promotion need `BACKOFF` times more quick calls, so a
   function that is quick only most of the time stalls the loop a bounded number of times;
 - once enough calls are under way in threads to prove it quick, further calls wait up
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import inspect
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -47,6 +50,10 @@ PROMOTE_AFTER = 16
 """Quick calls in a row, in threads, before a function first runs on the loop."""
 BACKOFF = 16
 """Each demotion multiplies the quick calls needed for the next promotion by this."""
+STRIKE_SECONDS = 0.005
+"""A call on the loop that computed longer than `QUICK_SECONDS`, but no longer than this,
+demotes its function only if another one did within `STRIKE_WINDOW` calls on the loop."""
+STRIKE_WINDOW = 100
 PROBATION_SECONDS = 0.005
 """How long a call may wait for the calls under way in threads to prove a function quick
 (a quick function's calls come back in well under a millisecond)."""
@@ -107,6 +114,9 @@ class Placement:
         """Calls started in threads and not yet observed."""
         self._observed = False
         """Whether any call has been observed (a streak of 0 after one means it was slow)."""
+        self._calls_on_loop = 0
+        self._strike_at: int | None = None
+        """The call on the loop (counted by `_calls_on_loop`) that last computed too long."""
 
     def start_in_thread(self) -> None:
         """Count a call that starts in a thread (its `observe` ends it)."""
@@ -122,17 +132,37 @@ class Placement:
             return False  # the last call was slow: no verdict is coming within a few ms
         return self._streak + self._in_threads >= self._needed
 
-    def observe(self, wall: float, cpu: float, *, ran_on_loop: bool, blocked: bool = True) -> bool:
+    def observe(
+        self,
+        wall: float,
+        cpu: float,
+        *,
+        ran_on_loop: bool,
+        blocked: bool = True,
+        contended: bool = False,
+    ) -> bool:
         """Take in one call's wall and CPU seconds; True if it ran on the loop and was too
         slow for it (the function is back in threads). `blocked`: whether the call gave up
-        the CPU itself (see `thread_usage`). Pass `math.inf` as the wall time of a call
+        the CPU itself (see `thread_usage`); `contended`: whether kflow's threads were at
+        work meanwhile (see `spent_since`). Pass `math.inf` as the wall time of a call
         that was cancelled before it returned."""
         self._observed = True
         if ran_on_loop:
             # What counts on the loop is how long every other step was held up, and by
             # what: computing or blocking. A long call that did neither lost the CPU to
             # the OS or the VM (a thread would have lost it too): no reason to demote.
+            # A call that blocked while a commit or a step ran in kflow's threads may only
+            # have waited for the GIL (a thread keeps it up to 5 ms): a function that
+            # really blocks shows it when the threads are idle.
+            blocked = blocked and not contended
+            cpu = min(cpu, wall)  # the thread's CPU clock can run ahead over a short call
             quick = wall <= QUICK_SECONDS or (cpu <= QUICK_SECONDS and not blocked)
+            self._calls_on_loop += 1
+            if not quick and not blocked and cpu <= STRIKE_SECONDS and not self._struck():
+                # A first such call may be the kernel's doing (a page fault that zeroes
+                # a huge page costs ~1 ms): a strike, not yet a demotion.
+                self._strike_at = self._calls_on_loop
+                return False
         else:
             self._in_threads = max(self._in_threads - 1, 0)
             quick = wall <= QUICK_SECONDS and wall - cpu <= WAIT_SLACK_SECONDS
@@ -148,6 +178,11 @@ class Placement:
         # can be slow, and its next call would run on the loop.
         self.demote()
         return ran_on_loop
+
+    def _struck(self) -> bool:
+        """Whether a call on the loop computed too long within the last `STRIKE_WINDOW`."""
+        strike = self._strike_at
+        return strike is not None and self._calls_on_loop - strike <= STRIKE_WINDOW
 
     def demote(self, *, for_good: bool = False) -> None:
         """Send the function back to threads (for good: never promote it again)."""
@@ -188,27 +223,57 @@ class _CollectorTime:
 _collector = _CollectorTime()
 gc.callbacks.append(_collector)
 
-Mark = tuple[float, float, int | None, float]
-"""Where a thread stands: wall clock, CPU seconds, times blocked, collector seconds."""
+
+class ThreadWork:
+    """Work under way in kflow's own threads (step calls, commits). Meanwhile a call on
+    the loop can lose the GIL to one of them, and that wait counts as blocking."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.busy = 0
+        """Pieces of work under way now."""
+        self.begun = 0
+        """Pieces of work begun so far."""
+
+    def begin(self) -> None:
+        """A thread starts a piece of work (call `end` when it is done, even on error)."""
+        with self._lock:
+            self.busy += 1
+            self.begun += 1
+
+    def end(self) -> None:
+        """The piece of work `begin` announced is done."""
+        with self._lock:
+            self.busy -= 1
+
+
+thread_work = ThreadWork()
+
+Mark = tuple[float, float, int | None, float, int, int]
+"""Where a thread stands: wall clock, CPU seconds, times blocked, collector seconds, and
+kflow's thread work busy and begun."""
 
 
 def mark() -> Mark:
     """Where this thread stands now (see `spent_since`)."""
     cpu, switches = thread_usage()
-    return time.perf_counter(), cpu, switches, _collector.seconds
+    work = thread_work
+    return time.perf_counter(), cpu, switches, _collector.seconds, work.busy, work.begun
 
 
-def spent_since(start: Mark) -> tuple[float, float, bool]:
-    """(wall seconds, CPU seconds, blocked) since `start`, less the time the garbage
-    collector ran meanwhile: a collection stalls every thread wherever it is triggered,
-    so it is not the doing of the call it happens to fall in."""
-    wall, cpu, switches, collected = start
-    wall_now, cpu_now, switches_now, collected_now = mark()
+def spent_since(start: Mark) -> tuple[float, float, bool, bool]:
+    """(wall seconds, CPU seconds, blocked, contended) since `start`, less the time the
+    garbage collector ran meanwhile: a collection stalls every thread wherever it is
+    triggered, so it is not the doing of the call it happens to fall in. `contended`:
+    kflow's own threads were at work meanwhile (a block may have been a wait for the GIL)."""
+    wall, cpu, switches, collected, busy, begun = start
+    wall_now, cpu_now, switches_now, collected_now, _, begun_now = mark()
     collecting = collected_now - collected
     return (
         max(wall_now - wall - collecting, 0.0),
         max(cpu_now - cpu - collecting, 0.0),
         switches is None or switches_now != switches,
+        busy > 0 or begun_now != begun,
     )
 
 
@@ -224,5 +289,5 @@ def timed_call(
         result, error = func(**kwargs), None
     except Exception as exc:  # timed like a result; the caller raises it
         result, error = None, exc
-    wall, cpu, _ = spent_since(start)
+    wall, cpu, _, _ = spent_since(start)
     return result, error, wall, cpu

@@ -247,8 +247,8 @@ class PythonAction(InlineAction):
             )
             return False, None
         finally:
-            wall, cpu, blocked = spent_since(start)
-            if placement.observe(wall, cpu, ran_on_loop=True, blocked=blocked):
+            wall, cpu, blocked, contended = spent_since(start)
+            if placement.observe(wall, cpu, ran_on_loop=True, blocked=blocked, contended=contended):
                 _log.warning(
                     "%s held up the event loop for %.1f ms; it runs in worker threads "
                     "again (mark it @kflow.in_thread if it can block)",

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from kflow.actions.placement import thread_work
+
 THREADS = 64
 """Sync steps of one event loop that may run at once (blocking ones each hold a thread)."""
 
@@ -52,10 +54,13 @@ class ThreadHandoff:
         func: Callable[..., Any],
         kwargs: Mapping[str, Any],
     ) -> None:
+        thread_work.begin()
         try:
             outcome: _Outcome = (future, context.run(func, **kwargs), None)
         except BaseException as exc:  # handed to the awaiting task, which re-raises it
             outcome = (future, None, exc)
+        finally:
+            thread_work.end()
         with self._lock:
             self._finished.append(outcome)
             if self._wake_pending:

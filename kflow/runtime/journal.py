@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 from collections.abc import Callable
 
+from kflow.actions.placement import thread_work
 from kflow.store.protocol import Entry, JournalStore
 
 Callback = Callable[[Entry], None]
@@ -136,7 +137,7 @@ class GroupCommit:
         if self._writer is None:
             self._commit_here(entries, callbacks)
             return
-        future = self._writer.submit(self.store.append, entries)
+        future = self._writer.submit(self._append_in_writer, entries)
         self._in_flight, self._in_flight_batch = future, (entries, callbacks)
         loop = self._loop()
 
@@ -145,6 +146,13 @@ class GroupCommit:
                 loop.call_soon_threadsafe(self._landed, done)
 
         future.add_done_callback(land)
+
+    def _append_in_writer(self, entries: list[Entry]) -> None:
+        thread_work.begin()  # it may hold the GIL while a call runs on the loop
+        try:
+            self.store.append(entries)
+        finally:
+            thread_work.end()
 
     def flush_now(self) -> None:
         """Commit everything appended so far before returning (blocking the loop)."""

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
+from kflow.actions.placement import thread_work
 from kflow.engine import events as ev
 from kflow.runtime import journal as journal_module
 from kflow.runtime.journal import GroupCommit
@@ -230,3 +231,26 @@ def test_hurry_if_threaded_commits_early_only_in_a_writer_thread(
         return seen
 
     assert asyncio.run(scenario()) == commits
+
+
+def test_a_commit_in_the_writer_thread_counts_as_thread_work() -> None:
+    store = SlowDisk(0.001)
+    seen: list[int] = []
+    original = store.append
+
+    def append(entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None) -> None:
+        seen.append(thread_work.busy)
+        original(entries, definitions)
+
+    store.append = append  # type: ignore[method-assign]
+    begun = thread_work.begun
+
+    async def scenario() -> None:
+        journal = GroupCommit(store, _unexpected, in_thread=True)
+        journal.append(created("r"))
+        await asyncio.sleep(0.05)
+        journal.flush_now()
+        journal.close()
+
+    asyncio.run(scenario())
+    assert seen == [1] and thread_work.begun == begun + 1 and thread_work.busy == 0
