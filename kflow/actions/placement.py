@@ -9,10 +9,10 @@ that never waits gains nothing from a thread anyway, so kflow watches each funct
 - after `PROMOTE_AFTER` calls in a row that were quick (`QUICK_SECONDS`) and never
   waited (wall time within `WAIT_SLACK_SECONDS` of CPU time), it runs on the loop;
 - one call on the loop longer than `QUICK_SECONDS` that blocked (gave up the CPU itself)
-  at all, or that computed longer than `STRIKE_SECONDS`, or two within `STRIKE_WINDOW`
-  calls that computed longer than `QUICK_SECONDS`, send it back to threads (a call that
-  only lost the CPU to the VM or to a garbage collection does not, nor one that blocked
-  while kflow's own threads were at work: it may only have waited for the GIL), and each
+  at all, or that computed, sends it back to threads (a call that only lost the CPU to
+  the VM or to a garbage collection does not); if it took no longer than
+  `STRIKE_SECONDS` and computed, or blocked while kflow's own threads were at work (a
+  wait for the GIL?), only a second one within `STRIKE_WINDOW` calls does; and each
   demotion makes the next promotion need `BACKOFF` times more quick calls, so a
   function that is quick only most of the time stalls the loop a bounded number of times;
 - once enough calls are under way in threads to prove it quick, further calls wait up
@@ -51,8 +51,9 @@ PROMOTE_AFTER = 16
 BACKOFF = 16
 """Each demotion multiplies the quick calls needed for the next promotion by this."""
 STRIKE_SECONDS = 0.005
-"""A call on the loop that computed longer than `QUICK_SECONDS`, but no longer than this,
-demotes its function only if another one did within `STRIKE_WINDOW` calls on the loop."""
+"""A call on the loop no longer than this that computed longer than `QUICK_SECONDS`, or
+that blocked while kflow's threads were at work, demotes its function only if another
+such call came within `STRIKE_WINDOW` calls on the loop."""
 STRIKE_WINDOW = 100
 PROBATION_SECONDS = 0.005
 """How long a call may wait for the calls under way in threads to prove a function quick
@@ -151,16 +152,15 @@ class Placement:
             # What counts on the loop is how long every other step was held up, and by
             # what: computing or blocking. A long call that did neither lost the CPU to
             # the OS or the VM (a thread would have lost it too): no reason to demote.
-            # A call that blocked while a commit or a step ran in kflow's threads may only
-            # have waited for the GIL (a thread keeps it up to 5 ms): a function that
-            # really blocks shows it when the threads are idle.
-            blocked = blocked and not contended
             cpu = min(cpu, wall)  # the thread's CPU clock can run ahead over a short call
             quick = wall <= QUICK_SECONDS or (cpu <= QUICK_SECONDS and not blocked)
             self._calls_on_loop += 1
-            if not quick and not blocked and cpu <= STRIKE_SECONDS and not self._struck():
-                # A first such call may be the kernel's doing (a page fault that zeroes
-                # a huge page costs ~1 ms): a strike, not yet a demotion.
+            # A call of a few ms that computed, or that blocked while kflow's own threads
+            # worked, may not be the function's doing: a page fault that zeroes a huge
+            # page costs ~1 ms, and a thread keeps the GIL up to 5 ms. The first is a
+            # strike; a function that is really slow or blocks soon shows it again.
+            suspect = wall <= STRIKE_SECONDS and (contended or not blocked)
+            if not quick and suspect and not self._struck():
                 self._strike_at = self._calls_on_loop
                 return False
         else:

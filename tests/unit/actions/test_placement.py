@@ -117,14 +117,19 @@ def test_cpu_time_beyond_the_wall_time_is_not_believed() -> None:
     assert placement.on_loop and not placement._struck()
 
 
-def test_a_long_block_while_kflows_threads_work_does_not_send_it_back() -> None:
+def test_a_block_while_kflows_threads_work_sends_it_back_the_second_time() -> None:
     # A commit or a step in a thread may have held the GIL: the block may be that wait.
     placement = observed(Placement(), *[QUICK] * PROMOTE_AFTER)
     assert not placement.observe(0.003, 0.00001, ran_on_loop=True, blocked=True, contended=True)
     assert placement.on_loop
-    # Computing that long is the call's own doing, threads or not.
-    long = STRIKE_SECONDS * 2
-    assert placement.observe(long, long, ran_on_loop=True, blocked=True, contended=True)
+    assert placement.observe(0.003, 0.00001, ran_on_loop=True, blocked=True, contended=True)
+    assert not placement.on_loop
+
+
+def test_a_long_block_sends_it_back_at_once_even_while_kflows_threads_work() -> None:
+    placement = observed(Placement(), *[QUICK] * PROMOTE_AFTER)
+    long = STRIKE_SECONDS * 2  # longer than a thread keeps the GIL
+    assert placement.observe(long, 0.00001, ran_on_loop=True, blocked=True, contended=True)
     assert not placement.on_loop
 
 
