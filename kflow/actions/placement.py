@@ -11,8 +11,9 @@ that never waits gains nothing from a thread anyway, so kflow watches each funct
 - one call on the loop longer than `QUICK_SECONDS` that blocked (gave up the CPU itself)
   at all, or that computed, sends it back to threads (a call that only lost the CPU to
   the VM or to a garbage collection does not); if it took no longer than
-  `STRIKE_SECONDS` and computed, or blocked while kflow's own threads were at work (a
-  wait for the GIL?), only a second one within `STRIKE_WINDOW` calls does; and each
+  twice the GIL's switch interval and computed, or blocked while kflow's own threads were
+  at work (a wait for the GIL?), the first such call is forgiven, once per promotion;
+  and each
   demotion makes the next promotion need `BACKOFF` times more quick calls, so a
   function that is quick only most of the time stalls the loop a bounded number of times;
 - once enough calls are under way in threads to prove it quick, further calls wait up
@@ -28,6 +29,8 @@ from __future__ import annotations
 
 import gc
 import inspect
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -50,11 +53,6 @@ PROMOTE_AFTER = 16
 """Quick calls in a row, in threads, before a function first runs on the loop."""
 BACKOFF = 16
 """Each demotion multiplies the quick calls needed for the next promotion by this."""
-STRIKE_SECONDS = 0.005
-"""A call on the loop no longer than this that computed longer than `QUICK_SECONDS`, or
-that blocked while kflow's threads were at work, demotes its function only if another
-such call came within `STRIKE_WINDOW` calls on the loop."""
-STRIKE_WINDOW = 100
 PROBATION_SECONDS = 0.005
 """How long a call may wait for the calls under way in threads to prove a function quick
 (a quick function's calls come back in well under a millisecond)."""
@@ -115,9 +113,8 @@ class Placement:
         """Calls started in threads and not yet observed."""
         self._observed = False
         """Whether any call has been observed (a streak of 0 after one means it was slow)."""
-        self._calls_on_loop = 0
-        self._strike_at: int | None = None
-        """The call on the loop (counted by `_calls_on_loop`) that last computed too long."""
+        self._forgiven = False
+        """Whether a slow call on the loop was forgiven since the last promotion."""
 
     def start_in_thread(self) -> None:
         """Count a call that starts in a thread (its `observe` ends it)."""
@@ -152,24 +149,22 @@ class Placement:
             # What counts on the loop is how long every other step was held up, and by
             # what: computing or blocking. A long call that did neither lost the CPU to
             # the OS or the VM (a thread would have lost it too): no reason to demote.
-            cpu = min(cpu, wall)  # the thread's CPU clock can run ahead over a short call
             quick = wall <= QUICK_SECONDS or (cpu <= QUICK_SECONDS and not blocked)
-            self._calls_on_loop += 1
             # A call of a few ms that computed, or that blocked while kflow's own threads
             # worked, may not be the function's doing: a page fault that zeroes a huge
-            # page costs ~1 ms, and a thread keeps the GIL up to 5 ms. The first is a
-            # strike; a function that is really slow or blocks soon shows it again.
-            suspect = wall <= STRIKE_SECONDS and (contended or not blocked)
-            if not quick and suspect and not self._struck():
-                self._strike_at = self._calls_on_loop
+            # page costs ~1 ms, and a thread keeps the GIL for a switch interval (5 ms).
+            # The first is forgiven; once per promotion keeps the stalls bounded.
+            doubtful = wall <= strike_seconds() and (contended or not blocked)
+            if not quick and doubtful and not self._forgiven:
+                self._forgiven = True
                 return False
         else:
             self._in_threads = max(self._in_threads - 1, 0)
             quick = wall <= QUICK_SECONDS and wall - cpu <= WAIT_SLACK_SECONDS
         if quick:
             self._streak += 1
-            if self._streak >= self._needed and not self._pinned:
-                self.on_loop = True
+            if self._streak >= self._needed and not self._pinned and not self.on_loop:
+                self.on_loop, self._forgiven = True, False
             return False
         if not self.on_loop:  # (already back in threads, e.g. demoted for good)
             self._streak = 0
@@ -179,11 +174,6 @@ class Placement:
         self.demote()
         return ran_on_loop
 
-    def _struck(self) -> bool:
-        """Whether a call on the loop computed too long within the last `STRIKE_WINDOW`."""
-        strike = self._strike_at
-        return strike is not None and self._calls_on_loop - strike <= STRIKE_WINDOW
-
     def demote(self, *, for_good: bool = False) -> None:
         """Send the function back to threads (for good: never promote it again)."""
         self.on_loop = False
@@ -192,16 +182,24 @@ class Placement:
         self._pinned = self._pinned or for_good
 
 
+def strike_seconds() -> float:
+    """The longest call on the loop that may be forgiven once (see `Placement.observe`):
+    twice the GIL's switch interval, since a wait for the GIL lasts up to one."""
+    return 2 * sys.getswitchinterval()
+
+
 def thread_usage() -> tuple[float, int | None]:
     """This thread's CPU seconds so far, and how many times it has blocked (given up the
     CPU itself: I/O, a sleep, a lock); None where the OS does not count that."""
+    # The CPU time from getrusage moves in steps of 0.5-4 ms on a VM: too coarse for a
+    # 0.5 ms threshold. The thread's CPU clock is exact.
     if _RUSAGE_THREAD is not None:
         try:
-            usage = resource.getrusage(_RUSAGE_THREAD)
+            switches = resource.getrusage(_RUSAGE_THREAD).ru_nvcsw
         except OSError:  # a sandbox that refuses it
             pass
         else:
-            return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw
+            return time.thread_time(), switches
     return time.thread_time(), None
 
 
@@ -229,6 +227,10 @@ class ThreadWork:
     the loop can lose the GIL to one of them, and that wait counts as blocking."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all work (a forked child has none of its parent's threads)."""
         self._lock = threading.Lock()
         self.busy = 0
         """Pieces of work under way now."""
@@ -248,6 +250,7 @@ class ThreadWork:
 
 
 thread_work = ThreadWork()
+os.register_at_fork(after_in_child=thread_work.reset)
 
 Mark = tuple[float, float, int | None, float, int, int]
 """Where a thread stands: wall clock, CPU seconds, times blocked, collector seconds, and
@@ -258,7 +261,8 @@ def mark() -> Mark:
     """Where this thread stands now (see `spent_since`)."""
     cpu, switches = thread_usage()
     work = thread_work
-    return time.perf_counter(), cpu, switches, _collector.seconds, work.busy, work.begun
+    begun = work.begun  # before `busy`: a piece begun in between is then seen as busy
+    return time.perf_counter(), cpu, switches, _collector.seconds, work.busy, begun
 
 
 def spent_since(start: Mark) -> tuple[float, float, bool, bool]:

@@ -254,3 +254,22 @@ def test_a_commit_in_the_writer_thread_counts_as_thread_work() -> None:
 
     asyncio.run(scenario())
     assert seen == [1] and thread_work.begun == begun + 1 and thread_work.busy == 0
+
+
+def test_a_failed_commit_in_the_writer_thread_ends_its_thread_work() -> None:
+    class Broken(MemoryStore):
+        def append(
+            self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+        ) -> None:
+            raise OSError("disk full")
+
+    errors: list[BaseException] = []
+
+    async def scenario() -> None:
+        journal = GroupCommit(Broken(), errors.append, in_thread=True)
+        journal.append(created("r"))
+        await asyncio.sleep(0.05)
+        journal.close()
+
+    asyncio.run(scenario())
+    assert [str(e) for e in errors] == ["disk full"] and thread_work.busy == 0
