@@ -10,6 +10,7 @@ import logging
 import math
 import pkgutil
 import threading
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from kflow.actions import threads
 from kflow.actions.base import InlineAction, StepContext, bind_context
 from kflow.actions.placement import (
     PROBATION_SECONDS,
+    QUICK_SECONDS,
+    Mark,
     Placement,
     close_unstarted_coroutines,
     is_pinned_to_threads,
@@ -247,15 +250,24 @@ class PythonAction(InlineAction):
             )
             return False, None
         finally:
-            wall, cpu, blocked, contended = spent_since(start)
-            if placement.observe(wall, cpu, ran_on_loop=True, blocked=blocked, contended=contended):
-                _log.warning(
-                    "%s held up the event loop for %.1f ms; it runs in worker threads "
-                    "again (mark it @kflow.in_thread if it can block)",
-                    self.name,
-                    wall * 1000,
-                    extra={"action": "step_function_demoted"},
-                )
+            wall = time.perf_counter() - start[0]
+            if wall <= QUICK_SECONDS:  # quick whatever else it did: no need to ask the OS
+                placement.observe(wall, 0.0, ran_on_loop=True, blocked=False)
+            else:
+                self._observe_slow_on_loop(start)
+
+    def _observe_slow_on_loop(self, start: Mark) -> None:
+        wall, cpu, blocked, contended = spent_since(start)
+        if self.placement.observe(
+            wall, cpu, ran_on_loop=True, blocked=blocked, contended=contended
+        ):
+            _log.warning(
+                "%s held up the event loop for %.1f ms; it runs in worker threads "
+                "again (mark it @kflow.in_thread if it can block)",
+                self.name,
+                wall * 1000,
+                extra={"action": "step_function_demoted"},
+            )
 
     async def _call_in_thread(self, inputs: Mapping[str, Any]) -> Any:
         return await self._in_thread(self._to_thread(inputs))
