@@ -149,6 +149,7 @@ class Placement:
             # What counts on the loop is how long every other step was held up, and by
             # what: computing or blocking. A long call that did neither lost the CPU to
             # the OS or the VM (a thread would have lost it too): no reason to demote.
+            cpu = min(cpu, wall)  # a coarse CPU clock can run ahead over a short call
             quick = wall <= QUICK_SECONDS or (cpu <= QUICK_SECONDS and not blocked)
             # A call of a few ms that computed, or that blocked while kflow's own threads
             # worked, may not be the function's doing: a page fault that zeroes a huge
@@ -191,15 +192,17 @@ def strike_seconds() -> float:
 def thread_usage() -> tuple[float, int | None]:
     """This thread's CPU seconds so far, and how many times it has blocked (given up the
     CPU itself: I/O, a sleep, a lock); None where the OS does not count that."""
-    # The CPU time from getrusage moves in steps of 0.5-4 ms on a VM: too coarse for a
-    # 0.5 ms threshold. The thread's CPU clock is exact.
+    # getrusage's CPU time moves in steps of 0.5-4 ms on this VM, so it can run ahead of
+    # the wall clock over a short call (see `Placement.observe`). The thread's own CPU
+    # clock is exact, but with it the GIL waits of a call in a thread count as waiting,
+    # and functions were then rarely promoted: kept as it is for now.
     if _RUSAGE_THREAD is not None:
         try:
-            switches = resource.getrusage(_RUSAGE_THREAD).ru_nvcsw
+            usage = resource.getrusage(_RUSAGE_THREAD)
         except OSError:  # a sandbox that refuses it
             pass
         else:
-            return time.thread_time(), switches
+            return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw
     return time.thread_time(), None
 
 
