@@ -149,7 +149,6 @@ class Placement:
             # What counts on the loop is how long every other step was held up, and by
             # what: computing or blocking. A long call that did neither lost the CPU to
             # the OS or the VM (a thread would have lost it too): no reason to demote.
-            cpu = min(cpu, wall)  # a coarse CPU clock can run ahead over a short call
             quick = wall <= QUICK_SECONDS or (cpu <= QUICK_SECONDS and not blocked)
             # A call of a few ms that computed, or that blocked while kflow's own threads
             # worked, may not be the function's doing: a page fault that zeroes a huge
@@ -193,7 +192,7 @@ def thread_usage() -> tuple[float, int | None]:
     """This thread's CPU seconds so far, and how many times it has blocked (given up the
     CPU itself: I/O, a sleep, a lock); None where the OS does not count that."""
     # getrusage's CPU time moves in steps of 0.5-4 ms on this VM, so it can run ahead of
-    # the wall clock over a short call (see `Placement.observe`). The thread's own CPU
+    # the wall clock over a short call (`Placement.observe` forgives one). The thread's own CPU
     # clock is exact, but with it the GIL waits of a call in a thread count as waiting,
     # and functions were then rarely promoted: kept as it is for now.
     if _RUSAGE_THREAD is not None:
