@@ -209,11 +209,10 @@ class PythonAction(InlineAction):
         self.check_inputs(inputs)
         token = bind_context(context)  # a thread takes a copy of the context as it starts
         try:
-            if not self.inline:  # in a thread: not proved yet, demoted, or judged slow
-                # Started now, not when a task gets to it, so the next calls count it.
-                return self._in_thread(self._to_thread(inputs), context)
-            ran, result = self._call_on_loop(inputs)
-            if not ran:
+            ran, result = self._call_on_loop(inputs) if self.inline else (False, None)
+            if not ran:  # not proved yet, demoted, judged slow, or it wants its own loop
+                # In a thread, started now (not when a task gets to it): the next calls
+                # count it.
                 return self._in_thread(self._to_thread(inputs), context)
         finally:
             token.var.reset(token)

@@ -22,6 +22,8 @@ from kflow.store.protocol import Entry
 
 Observer = Callable[[RunMachine, ev.AnyEvent], None]
 _TaskKey = tuple[str, int | None]
+_Attempt = asyncio.Future[None] | asyncio.Handle
+"""An attempt under way, to cancel when the run ends (a task is a future too)."""
 _AT_ONCE = (False, False)
 _APPEND_MODES: dict[type[ev.Event], tuple[bool, bool]] = {
     ev.StepStarted: (True, True),
@@ -51,9 +53,7 @@ class RunDriver:
         self._journal = journal
         self._resolver = resolver
         self._observe = observe
-        self._running: dict[
-            _TaskKey, asyncio.Task[None] | asyncio.Handle | asyncio.Future[None]
-        ] = {}
+        self._running: dict[_TaskKey, _Attempt] = {}
         """Attempts under way: a task each, a timer for a `TimerAction` (a sleep), a queued
         callback for an action called inline, or the verdict such a call waits for."""
         self._timer: asyncio.TimerHandle | None = None
@@ -152,7 +152,7 @@ class RunDriver:
         )
         self.record(started)
         timer = self._as_timer(start)
-        attempt: asyncio.Task[None] | asyncio.Handle | asyncio.Future[None]
+        attempt: _Attempt
         if timer is not None:
             delay, outcome = timer
             attempt = loop.call_at(began + delay, self._timer_fired, start, outcome)
