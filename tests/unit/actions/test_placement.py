@@ -437,19 +437,9 @@ class ObservedCalls:
         self._observe = action.placement.observe
         action.placement.observe = self  # type: ignore[method-assign]
 
-    def __call__(
-        self,
-        wall: float,
-        cpu: float,
-        *,
-        ran_on_loop: bool,
-        blocked: bool = True,
-        contended: bool = False,
-    ) -> bool:
+    def __call__(self, wall: float, cpu: float, *, ran_on_loop: bool, **flags: bool) -> bool:
         self.seen.append((wall, ran_on_loop))
-        return self._observe(
-            wall, cpu, ran_on_loop=ran_on_loop, blocked=blocked, contended=contended
-        )
+        return self._observe(wall, cpu, ran_on_loop=ran_on_loop, **flags)
 
 
 def test_a_thread_call_cut_off_by_the_steps_timeout_ends_the_quick_streak(
