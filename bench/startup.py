@@ -1,8 +1,8 @@
 """`start`: parse + validate + start the seeds' research-and-summarize example, in-process.
 
-One repetition loads `examples/research-and-summarize.yaml` with `load_plan`, records a run
-with `Service.create`, and executes it until the first step's `StepStarted` is committed
-(an observer sees it); then the execution is cancelled. The config
+One repetition loads `examples/research-and-summarize.yaml` with `load_plan` and runs it
+with `Service.run` until the first step's `StepStarted` is committed (an observer sees
+it); then the run's execution is cancelled. The config
 (`examples/kflow.toml`) is loaded once, outside the timing. After one warm-up, the median
 of many repetitions in this process is reported, each with a new `Service`; the same with
 one `Service` for all repetitions is shown as a detail.
@@ -51,7 +51,7 @@ def start(db: Path, durability: Durability, quick: bool) -> Sample:
         "start_min_ms": min(times) * 1000,
         "start_max_ms": max(times) * 1000,
     }
-    for i, name in enumerate(("parse_ms", "create_ms", "execute_ms")):
+    for i, name in enumerate(("parse_ms", "run_ms")):
         values[name] = statistics.median(p[i] for p in phases) * 1000
     values["start_shared_ms"] = statistics.median(sum(p) for p in shared) * 1000
     return Sample(median, 1, repetitions, values)
@@ -59,7 +59,7 @@ def start(db: Path, durability: Durability, quick: bool) -> Sample:
 
 async def _repeat(
     store: JournalStore, config: KflowConfig, times: int, *, shared: bool
-) -> list[tuple[float, float, float]]:
+) -> list[tuple[float, float]]:
     """Start the workflow `times` times: each with a new `Service`, or all with one.
 
     A new `Service` (as `kflow run` has) resolves the agents afresh: its first step reads
@@ -72,10 +72,11 @@ async def _repeat(
 
 async def _start_once(
     store: JournalStore, config: KflowConfig, shared: Service | None
-) -> tuple[float, float, float]:
-    """Seconds to load the YAML, to create the run, and until its first step has started.
+) -> tuple[float, float]:
+    """Seconds to load the YAML, and from there until the run's first step has started.
 
-    "Started" means the first `StepStarted` is committed (seen by an observer).
+    "Started" means the first `StepStarted` is committed (seen by an observer), and
+    with it the run's creation.
     """
     loop = asyncio.get_running_loop()
     started: asyncio.Future[float] = loop.create_future()
@@ -88,14 +89,12 @@ async def _start_once(
     service = shared or Service(store, config)
     plan = load_plan(WORKFLOW)
     loaded = time.perf_counter()
-    run_id = await service.create(plan, INPUTS)
-    created = time.perf_counter()
-    execution = loop.create_task(service.execute([run_id], [observe]))
+    execution = loop.create_task(service.run(plan, INPUTS, observers=[observe]))
     waited: set[asyncio.Future[Any]] = {started, execution}
     await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
     execution.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await execution
     if not started.done():
-        raise RuntimeError(f"run {run_id} ended without starting a step")
-    return loaded - begin, created - loaded, started.result() - created
+        raise RuntimeError("the run ended without starting a step")
+    return loaded - begin, started.result() - loaded

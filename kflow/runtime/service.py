@@ -105,6 +105,18 @@ class Service:
 
         Every mapping is checked first: if one is invalid, no run is stored.
         """
+        return self._create(workflow, inputs, max_concurrency, announced=True)
+
+    def _create(
+        self,
+        workflow: Workflow,
+        inputs: Sequence[Mapping[str, Any]],
+        max_concurrency: int | None,
+        *,
+        announced: bool,
+    ) -> list[str]:
+        """`create_many`; runs not `announced` (their ids stay here until their first
+        commit) need not be durable at once: that commit carries them."""
         plan = self.load(workflow)
         config = self.config_for(workflow)
         bound = [bind_inputs(plan.inputs, dict(given)) for given in inputs]
@@ -125,7 +137,7 @@ class Service:
                 environment=environment,
             )
             entries.append(Entry(run_id, 0, created, ev.encode(created)))
-        self.store.append(entries, {plan.digest: definition})
+        self.store.append(entries, {plan.digest: definition}, carried=not announced)
         return [entry.run_id for entry in entries]
 
     @staticmethod
@@ -158,8 +170,8 @@ class Service:
         observers: Sequence[Observer] = (),
     ) -> RunResult:
         """Create a run and execute it to the end."""
-        run_id = await self.create(workflow, inputs, max_concurrency=max_concurrency)
-        return (await self.execute([run_id], observers))[0]
+        run_ids = self._create(workflow, [inputs or {}], max_concurrency, announced=False)
+        return (await self.execute(run_ids, observers))[0]
 
     async def run_many(
         self,
@@ -170,7 +182,7 @@ class Service:
         observers: Sequence[Observer] = (),
     ) -> list[RunResult]:
         """Create one run per inputs mapping and execute them all concurrently."""
-        run_ids = await self.create_many(workflow, inputs, max_concurrency=max_concurrency)
+        run_ids = self._create(workflow, inputs, max_concurrency, announced=False)
         return await self.execute(run_ids, observers)
 
     async def recover(self, observers: Sequence[Observer] = ()) -> list[RunResult]:

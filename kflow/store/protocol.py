@@ -72,12 +72,19 @@ class JournalStore(Protocol):
     """Whether a commit waits for the disk (an fsync), so is best made off the event loop."""
 
     def append(
-        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+        self,
+        entries: Sequence[Entry],
+        definitions: Mapping[str, bytes] | None = None,
+        *,
+        carried: bool = False,
     ) -> None:
         """Append all entries in one transaction; durable when this returns.
 
         `definitions` are workflow specs (JSON) by digest, for new runs' `RunCreated`
-        events to refer to: stored in the same transaction, once per digest.
+        events to refer to: stored in the same transaction, once per digest. With
+        `carried`, a store that syncs every commit to survive power loss may skip that
+        sync: the store's next commit makes this one durable with it. Only for writes
+        whose loss before then nobody can have seen (runs whose ids no caller has yet).
         """
         ...
 

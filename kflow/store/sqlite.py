@@ -60,7 +60,7 @@ class SqliteStore:
             )
         self._lock = threading.RLock()
         self._lowered = False
-        """Whether a lease write left the connection below synchronous=FULL."""
+        """Whether a carried write left the connection below synchronous=FULL."""
         self._ends = RunEnds()
         self._checkpointer = Checkpointer(self.path, _BUSY_TIMEOUT_S * 1000)
         # A store dropped without close() must not leave its thread behind.
@@ -95,18 +95,22 @@ class SqliteStore:
     # -- journal ----------------------------------------------------------
 
     def append(
-        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+        self,
+        entries: Sequence[Entry],
+        definitions: Mapping[str, bytes] | None = None,
+        *,
+        carried: bool = False,
     ) -> None:
         """Append all entries in one transaction, keeping the `runs` projection in step.
 
         A run's events share one row (`kflow.store.batches`): a row per event made
         SQLite's share of a step several times larger. `definitions` are stored in the
-        same transaction, once per digest.
+        same transaction, once per digest. A `carried` commit skips the fsync of `full`.
         """
         rows = batch_rows(entries)
         with self._lock:  # a failed commit takes the ends back before anyone appends again
             try:
-                with self._transaction("write to"):
+                with self._transaction("write to", carried=carried):
                     ends = self._in_sequence(rows)
                     if definitions:
                         self._db.executemany(_Q["insert_definition"], definitions.items())
@@ -252,7 +256,7 @@ class SqliteStore:
             for lease in leases
         ]
         owners = {lease.run_id: lease.owner for lease in leases}
-        with self._transaction("write to", lease=True):
+        with self._transaction("write to", carried=True):
             self._db.execute(_Q["take_leases"], (_json_list(wanted),))
             # Which are the caller's now (RETURNING would say, but needs SQLite 3.35).
             held = self._db.execute(_Q["get_leases"], (_json_list(list(owners)),)).fetchall()
@@ -260,7 +264,7 @@ class SqliteStore:
         return [lease.run_id for lease in leases if lease.run_id in taken]
 
     def _take_lease(self, lease: Lease, seen: str | None) -> list[str]:
-        with self._transaction("write to", lease=True):
+        with self._transaction("write to", carried=True):
             cursor = self._db.execute(
                 _Q["take_lease"],
                 {
@@ -276,12 +280,12 @@ class SqliteStore:
 
     def heartbeat(self, owner: str, at: float) -> None:
         """Renew the owner's leases."""
-        with self._transaction("write to", lease=True):
+        with self._transaction("write to", carried=True):
             self._db.execute(_Q["heartbeat"], (at, owner))
 
     def release(self, run_ids: Sequence[str], owner: str) -> None:
         """Drop the owner's leases on these runs."""
-        with self._transaction("write to", lease=True):
+        with self._transaction("write to", carried=True):
             self._db.executemany(_Q["release_lease"], [(r, owner) for r in run_ids])
             self._ends.forget(run_ids)  # another process may append to them next
 
@@ -341,19 +345,20 @@ class SqliteStore:
         return bool(self._db.execute("PRAGMA query_only").fetchone()[0] == 0)
 
     @contextmanager
-    def _transaction(self, verb: str, *, lease: bool = False) -> Iterator[None]:
+    def _transaction(self, verb: str, *, carried: bool = False) -> Iterator[None]:
         # One connection serves every thread of the process (an Engine may execute in
         # one thread while another pauses): a transaction holds the lock throughout.
         with self._lock:
-            if self._lowered:  # a lease write could not restore FULL: no commit without it
+            if self._lowered:  # a carried write could not restore FULL: none without it
                 self._synchronous("FULL", verb)
-            if not (lease and self.slow_commits):
+            if not (carried and self.slow_commits):
                 yield from self._locked_transaction(verb)
                 return
-            # A lease needs no fsync of its own, even in `full`: WAL commits survive
-            # power loss in order, so the journal's next commit makes the lease durable
-            # with it, and a lease lost before that guarded no progress (its run is an
-            # orphan again, as it was). This takes one fsync (~1 ms) off a run's start.
+            # A carried write needs no fsync of its own, even in `full`: WAL commits
+            # survive power loss in order, so the journal's next commit makes it durable
+            # with it. A lease lost before that guarded no progress (its run is an
+            # orphan again, as it was); a run created by `Service.run` has told nobody
+            # its id yet. Each takes one fsync (~0.5-1 ms) off a run's start.
             self._synchronous("NORMAL", verb)
             try:
                 yield from self._locked_transaction(verb)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -26,13 +27,19 @@ class SlowDisk(MemoryStore):
         super().__init__()
         self.seconds = seconds
         self.threads: set[str] = set()
+        self.idents: set[int] = set()
 
     def append(
-        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+        self,
+        entries: Sequence[Entry],
+        definitions: Mapping[str, bytes] | None = None,
+        *,
+        carried: bool = False,
     ) -> None:
         time.sleep(self.seconds)
         self.threads.add(threading.current_thread().name)
-        super().append(entries, definitions)
+        self.idents.add(threading.get_ident())
+        super().append(entries, definitions, carried=carried)
 
 
 def _unexpected(error: BaseException) -> None:
@@ -86,6 +93,47 @@ def test_a_writer_thread_commits_while_the_loop_goes_on() -> None:
     assert store.threads == {"kflow-commit_0"}
     assert [type(e) for e in store.read("r")][:2] == [ev.RunCreated, ev.StepStarted]
     assert store.batches == [1, 5, 2] and commits == 3
+
+
+def test_every_group_commit_on_a_store_shares_its_writer_thread() -> None:
+    store, other = SlowDisk(0.0), SlowDisk(0.0)
+
+    async def commit_once(on: SlowDisk, run_id: str) -> None:
+        journal = GroupCommit(on, _unexpected, in_thread=True)
+        journal.append(created(run_id))
+        journal.flush()  # to the writer thread (`flush_now` alone commits in place)
+        journal.flush_now()
+        journal.close()
+
+    for run_id in ("a", "b", "c"):  # a worker each, as `Service.execute` makes them
+        asyncio.run(commit_once(store, run_id))
+    asyncio.run(commit_once(other, "a"))
+    assert len(store.idents) == 1 and threading.get_ident() not in store.idents
+    assert other.idents.isdisjoint(store.idents)  # each store has a writer of its own
+
+
+def test_a_stores_writer_thread_ends_when_the_store_is_dropped() -> None:
+    def writers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("kflow-commit")]
+
+    before = len(writers())
+    store = SlowDisk(0.0)
+
+    async def scenario(store: SlowDisk) -> None:
+        journal = GroupCommit(store, _unexpected, in_thread=True)
+        journal.append(created("r"))
+        journal.flush()
+        journal.flush_now()
+        journal.close()
+
+    asyncio.run(scenario(store))
+    assert len(writers()) == before + 1
+    del store
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while len(writers()) > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(writers()) == before
 
 
 def test_flush_now_returns_once_everything_appended_is_committed() -> None:
@@ -212,35 +260,19 @@ def test_hurry_commits_lazy_entries_in_this_tick() -> None:
     assert asyncio.run(scenario()) == [1, 1]
 
 
-@pytest.mark.parametrize(("in_thread", "commits"), [(True, [1, 1]), (False, [1])])
-def test_hurry_if_threaded_commits_early_only_in_a_writer_thread(
-    in_thread: bool, commits: list[int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(journal_module, "LAZY_SECONDS", 60.0)  # never due in this test
-    store = MemoryStore()
-
-    async def scenario() -> list[int]:
-        await _committed_run(store)
-        journal = GroupCommit(store, _unexpected, in_thread=in_thread)
-        journal.append(_started(1), lazy=True)
-        journal.hurry_if_threaded()  # a run was adopted: its first starts
-        await asyncio.sleep(0.05)
-        seen = list(store.batches)
-        journal.flush_now()
-        journal.close()
-        return seen
-
-    assert asyncio.run(scenario()) == commits
-
-
 def test_a_commit_in_the_writer_thread_counts_as_thread_work() -> None:
     store = SlowDisk(0.001)
     seen: list[int] = []
     original = store.append
 
-    def append(entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None) -> None:
+    def append(
+        entries: Sequence[Entry],
+        definitions: Mapping[str, bytes] | None = None,
+        *,
+        carried: bool = False,
+    ) -> None:
         seen.append(thread_work.busy)
-        original(entries, definitions)
+        original(entries, definitions, carried=carried)
 
     store.append = append  # type: ignore[method-assign]
     begun = thread_work.begun
@@ -259,7 +291,11 @@ def test_a_commit_in_the_writer_thread_counts_as_thread_work() -> None:
 def test_a_failed_commit_in_the_writer_thread_ends_its_thread_work() -> None:
     class Broken(MemoryStore):
         def append(
-            self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+            self,
+            entries: Sequence[Entry],
+            definitions: Mapping[str, bytes] | None = None,
+            *,
+            carried: bool = False,
         ) -> None:
             raise OSError("disk full")
 

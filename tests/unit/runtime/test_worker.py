@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
+
 from kflow.plan import load_plan
 from kflow.runtime import Service
 from kflow.runtime.worker import Worker
@@ -77,3 +79,32 @@ def test_a_run_adopted_again_after_its_wait_is_released_on_exit() -> None:
     run_id = asyncio.run(scenario())
     assert store.releases == [[run_id], [run_id]]
     assert store.leases_of([run_id]) == {}
+
+
+class SlowStore(CountingStore):
+    """A store that says its commits wait for the disk (durability `full`)."""
+
+    slow_commits = True
+
+
+@pytest.mark.parametrize(
+    ("store_type", "runs", "committed_at_once"),
+    [(CountingStore, 1, True), (CountingStore, 2, False), (SlowStore, 2, True)],
+)
+def test_adopting_one_run_or_in_full_commits_the_first_starts_at_once(
+    store_type: type[CountingStore], runs: int, committed_at_once: bool
+) -> None:
+    store = store_type()
+    service = Service(store)
+    plan = load_plan(WORKFLOW, "test.yaml")
+
+    async def scenario() -> list[list[str]]:
+        ids = await service.create_many(plan, [{}] * runs)
+        async with Worker(store) as worker:
+            worker.adopt(ids)
+            kinds = [[type(e).__name__ for e in store.read(r)] for r in ids]
+            await worker.wait(ids)
+        return kinds
+
+    expected = ["RunCreated", "StepStarted"] if committed_at_once else ["RunCreated"]
+    assert asyncio.run(scenario()) == [expected] * runs
