@@ -105,7 +105,8 @@ class Service:
 
         Every mapping is checked first: if one is invalid, no run is stored.
         """
-        return self._create(workflow, inputs, max_concurrency, announced=True)
+        entries = self._create(workflow, inputs, max_concurrency, announced=True)
+        return [entry.run_id for entry in entries]
 
     def _create(
         self,
@@ -114,9 +115,10 @@ class Service:
         max_concurrency: int | None,
         *,
         announced: bool,
-    ) -> list[str]:
-        """`create_many`; runs not `announced` (their ids stay here until their first
-        commit) need not be durable at once: that commit carries them."""
+    ) -> list[Entry]:
+        """`create_many`, returning the runs' first entries; runs not `announced` (their
+        ids stay here until their first commit) need not be durable at once: that commit
+        carries them."""
         plan = self.load(workflow)
         config = self.config_for(workflow)
         bound = [bind_inputs(plan.inputs, dict(given)) for given in inputs]
@@ -138,7 +140,7 @@ class Service:
             )
             entries.append(Entry(run_id, 0, created, ev.encode(created)))
         self.store.append(entries, {plan.digest: definition}, carried=not announced)
-        return [entry.run_id for entry in entries]
+        return entries
 
     @staticmethod
     def _concurrency(plan: Plan, config: KflowConfig, requested: int | None) -> int:
@@ -155,11 +157,19 @@ class Service:
         self, run_ids: Sequence[str], observers: Sequence[Observer] = ()
     ) -> list[RunResult]:
         """Execute runs in this process until each has ended."""
-        ids = self.store.resolve_ids(run_ids)
+        return await self._execute(self.store.resolve_ids(run_ids), observers)
+
+    async def _execute(
+        self,
+        run_ids: Sequence[str],
+        observers: Sequence[Observer],
+        created: Sequence[Entry] = (),
+    ) -> list[RunResult]:
+        """Execute runs by full id; `created` are the first entries of runs made here."""
         async with Worker(self.store, self.definitions, observers) as worker:
-            worker.adopt(ids)
-            await worker.wait(ids)
-            return [_result(worker.drivers[r].machine) for r in ids]
+            worker.adopt(run_ids, created)
+            await worker.wait(run_ids)
+            return [_result(worker.drivers[r].machine) for r in run_ids]
 
     async def run(
         self,
@@ -170,8 +180,8 @@ class Service:
         observers: Sequence[Observer] = (),
     ) -> RunResult:
         """Create a run and execute it to the end."""
-        run_ids = self._create(workflow, [inputs or {}], max_concurrency, announced=False)
-        return (await self.execute(run_ids, observers))[0]
+        created = self._create(workflow, [inputs or {}], max_concurrency, announced=False)
+        return (await self._execute([created[0].run_id], observers, created))[0]
 
     async def run_many(
         self,
@@ -182,8 +192,8 @@ class Service:
         observers: Sequence[Observer] = (),
     ) -> list[RunResult]:
         """Create one run per inputs mapping and execute them all concurrently."""
-        run_ids = self._create(workflow, inputs, max_concurrency, announced=False)
-        return await self.execute(run_ids, observers)
+        created = self._create(workflow, inputs, max_concurrency, announced=False)
+        return await self._execute([entry.run_id for entry in created], observers, created)
 
     async def recover(self, observers: Sequence[Observer] = ()) -> list[RunResult]:
         """Continue every unfinished run that no live worker owns (paused runs stay paused)."""

@@ -18,7 +18,7 @@ from kflow.runtime.definitions import Definitions
 from kflow.runtime.driver import Observer, RunDriver
 from kflow.runtime.journal import GroupCommit
 from kflow.runtime.leases import HEARTBEAT_SECONDS, Owner, is_live
-from kflow.store.protocol import JournalStore
+from kflow.store.protocol import Entry, JournalStore
 
 _log = logging.getLogger(__name__)
 
@@ -85,14 +85,18 @@ class Worker:
 
     # -- taking runs ------------------------------------------------------
 
-    def adopt(self, run_ids: Sequence[str]) -> list[RunDriver]:
+    def adopt(self, run_ids: Sequence[str], created: Sequence[Entry] = ()) -> list[RunDriver]:
         """Take over runs from the store and start driving them.
 
         A run left running by a process that died gets `RunRecovered`: its
-        interrupted attempts run again, finished steps are never repeated.
+        interrupted attempts run again, finished steps are never repeated. `created`
+        are the only entries of runs this process has just created (none of which
+        anyone else can have a lease on or have appended to): they need no reading.
         """
         now = time.time()
-        leases = self.store.leases_of(run_ids)
+        new = {entry.run_id: [entry.event] for entry in created}
+        old = [run_id for run_id in run_ids if run_id not in new]
+        leases = self.store.leases_of(old) if old else {}
         previous = {run_id: leases.get(run_id) for run_id in run_ids}
         for run_id, lease in previous.items():
             if lease is not None and lease.owner != self.owner.id and is_live(lease, now):
@@ -114,7 +118,7 @@ class Worker:
         # Plans and run states live as long as their runs: keep the garbage collector
         # from scanning them again and again (see `kflow.runtime.freeze`).
         with freeze.collection_paused():
-            journals = self.store.read_runs(run_ids)
+            journals = (self.store.read_runs(old) if old else {}) | new
             for run_id in run_ids:
                 lease = previous[run_id]
                 orphaned = lease is not None and lease.owner != self.owner.id

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 
 import pytest
 
+from kflow.engine import events as ev
 from kflow.plan import load_plan
 from kflow.runtime import Service
 from kflow.runtime.worker import Worker
 from kflow.store import MemoryStore
+from kflow.store.protocol import Lease
 
 WORKFLOW = """
 steps:
@@ -108,3 +110,37 @@ def test_adopting_one_run_or_in_full_commits_the_first_starts_at_once(
 
     expected = ["RunCreated", "StepStarted"] if committed_at_once else ["RunCreated"]
     assert asyncio.run(scenario()) == [expected] * runs
+
+
+class ReadCountingStore(MemoryStore):
+    """A store that notes which runs' journals and leases were read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    def read_runs(self, run_ids: Sequence[str]) -> dict[str, list[ev.AnyEvent]]:
+        self.reads += [f"journal {r}" for r in run_ids]
+        return super().read_runs(run_ids)
+
+    def leases_of(self, run_ids: Sequence[str]) -> dict[str, Lease]:
+        self.reads += [f"lease {r}" for r in run_ids]
+        return super().leases_of(run_ids)
+
+
+def test_runs_made_by_service_run_are_driven_without_reading_them_back() -> None:
+    store = ReadCountingStore()
+    service = Service(store)
+    plan = load_plan(WORKFLOW, "test.yaml")
+
+    async def scenario() -> tuple[str, list[str]]:
+        (older,) = await service.create_many(plan, [{}])
+        results = await service.run_many(plan, [{}, {}])
+        assert [r.status for r in results] == ["succeeded", "succeeded"]
+        await service.execute([older])  # created earlier: read as usual
+        return older, store.reads
+
+    older, reads = asyncio.run(scenario())
+    assert reads == [f"lease {older}", f"journal {older}"]
+    kinds = {tuple(type(e).__name__ for e in events) for events in store.journals.values()}
+    assert len(store.journals) == 3 and len(kinds) == 1  # the same journal for each run
