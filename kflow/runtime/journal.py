@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import threading
 import weakref
 from collections.abc import Callable
 
@@ -18,28 +19,36 @@ Callback = Callable[[Entry], None]
 LAZY_SECONDS = 0.002
 """How long an entry that nothing waits for may stay in the buffer (see `append`)."""
 
-_writers: weakref.WeakKeyDictionary[JournalStore, concurrent.futures.ThreadPoolExecutor] = (
-    weakref.WeakKeyDictionary()
-)
-"""Each store's writer thread, shared by every `GroupCommit` on it."""
 
-
-def _writer_for(store: JournalStore) -> concurrent.futures.ThreadPoolExecutor:
-    """The store's writer thread, made on first use and kept while the store lives.
+class _Writers:
+    """Each store's writer thread, shared by every `GroupCommit` on it.
 
     Starting a thread costs ~0.3-0.5 ms of a run's start, a worker's every time; and
     the store takes one transaction at a time anyway, so one thread serves them all.
     """
-    writer = _writers.get(store)
-    if writer is None:
-        writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kflow-commit")
-        _writers[store] = writer
-        weakref.finalize(store, writer.shutdown, wait=False)
-    return writer
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every writer (a forked child has no threads; the lock may be held)."""
+        self._lock = threading.Lock()
+        self._of: weakref.WeakKeyDictionary[JournalStore, concurrent.futures.ThreadPoolExecutor]
+        self._of = weakref.WeakKeyDictionary()
+
+    def of(self, store: JournalStore) -> concurrent.futures.ThreadPoolExecutor:
+        """The store's writer thread, made on first use and kept while the store lives."""
+        with self._lock:  # workers in two threads must not make two
+            writer = self._of.get(store)
+            if writer is None:
+                writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kflow-commit")
+                self._of[store] = writer
+                weakref.finalize(store, writer.shutdown, wait=False)
+            return writer
 
 
-# A forked child has no threads: its first commit makes a writer of its own.
-os.register_at_fork(after_in_child=_writers.clear)
+_writers = _Writers()
+os.register_at_fork(after_in_child=_writers.reset)
 
 
 class GroupCommit:
@@ -64,7 +73,7 @@ class GroupCommit:
     ) -> None:
         self.store = store
         self._on_error = on_error
-        self._writer = _writer_for(store) if in_thread else None
+        self._writer = _writers.of(store) if in_thread else None
         self._in_flight: concurrent.futures.Future[None] | None = None
         self._in_flight_batch: tuple[list[Entry], list[Callback | None]] = ([], [])
         self._entries: list[Entry] = []

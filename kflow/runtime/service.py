@@ -116,9 +116,9 @@ class Service:
         *,
         announced: bool,
     ) -> list[Entry]:
-        """`create_many`, returning the runs' first entries; runs not `announced` (their
-        ids stay here until their first commit) need not be durable at once: that commit
-        carries them."""
+        """`create_many`, returning the runs' first entries. Runs not `announced` (their
+        ids reach no caller before their first commit) need not survive a power loss at
+        once: that commit carries them."""
         plan = self.load(workflow)
         config = self.config_for(workflow)
         bound = [bind_inputs(plan.inputs, dict(given)) for given in inputs]
@@ -139,7 +139,10 @@ class Service:
                 environment=environment,
             )
             entries.append(Entry(run_id, 0, created, ev.encode(created)))
-        self.store.append(entries, {plan.digest: definition}, carried=not announced)
+        if announced or not self.store.slow_commits:
+            self.store.append(entries, {plan.digest: definition})
+        else:
+            self.store.append(entries, {plan.digest: definition}, carried=True)
         return entries
 
     @staticmethod

@@ -94,7 +94,9 @@ class Worker:
         anyone else can have a lease on or have appended to): they need no reading.
         """
         now = time.time()
-        new = {entry.run_id: [entry.event] for entry in created}
+        # Decoded, not the event itself: a run must see its inputs as a replay will (a
+        # tuple as a list, a date as a string), and never share the caller's objects.
+        new = {entry.run_id: [ev.decode(entry.body)] for entry in created}
         old = [run_id for run_id in run_ids if run_id not in new]
         leases = self.store.leases_of(old) if old else {}
         previous = {run_id: leases.get(run_id) for run_id in run_ids}

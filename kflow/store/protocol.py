@@ -84,7 +84,8 @@ class JournalStore(Protocol):
         events to refer to: stored in the same transaction, once per digest. With
         `carried`, a store that syncs every commit to survive power loss may skip that
         sync: the store's next commit makes this one durable with it. Only for writes
-        whose loss before then nobody can have seen (runs whose ids no caller has yet).
+        whose loss before then would break no promise made to a caller (runs whose ids
+        `Service.run` has not handed out yet, leases).
         """
         ...
 

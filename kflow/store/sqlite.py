@@ -357,8 +357,8 @@ class SqliteStore:
             # A carried write needs no fsync of its own, even in `full`: WAL commits
             # survive power loss in order, so the journal's next commit makes it durable
             # with it. A lease lost before that guarded no progress (its run is an
-            # orphan again, as it was); a run created by `Service.run` has told nobody
-            # its id yet. Each takes one fsync (~0.5-1 ms) off a run's start.
+            # orphan again, as it was); `Service.run` has not handed out the id of a run
+            # it created yet. Each takes one fsync (~0.5-1 ms) off a run's start.
             self._synchronous("NORMAL", verb)
             try:
                 yield from self._locked_transaction(verb)

@@ -27,7 +27,8 @@ class SlowDisk(MemoryStore):
         super().__init__()
         self.seconds = seconds
         self.threads: set[str] = set()
-        self.idents: set[int] = set()
+        self.writers: set[threading.Thread] = set()
+        """The threads themselves, kept: an ended thread's ident may be reused."""
 
     def append(
         self,
@@ -38,7 +39,7 @@ class SlowDisk(MemoryStore):
     ) -> None:
         time.sleep(self.seconds)
         self.threads.add(threading.current_thread().name)
-        self.idents.add(threading.get_ident())
+        self.writers.add(threading.current_thread())
         super().append(entries, definitions, carried=carried)
 
 
@@ -108,8 +109,8 @@ def test_every_group_commit_on_a_store_shares_its_writer_thread() -> None:
     for run_id in ("a", "b", "c"):  # a worker each, as `Service.execute` makes them
         asyncio.run(commit_once(store, run_id))
     asyncio.run(commit_once(other, "a"))
-    assert len(store.idents) == 1 and threading.get_ident() not in store.idents
-    assert other.idents.isdisjoint(store.idents)  # each store has a writer of its own
+    assert len(store.writers) == 1 and threading.current_thread() not in store.writers
+    assert other.writers.isdisjoint(store.writers)  # each store has a writer of its own
 
 
 def test_a_stores_writer_thread_ends_when_the_store_is_dropped() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -144,3 +146,37 @@ def test_runs_made_by_service_run_are_driven_without_reading_them_back() -> None
     assert reads == [f"lease {older}", f"journal {older}"]
     kinds = {tuple(type(e).__name__ for e in events) for events in store.journals.values()}
     assert len(store.journals) == 3 and len(kinds) == 1  # the same journal for each run
+
+
+seen: list[Any] = []
+
+
+def keep(x: Any) -> None:
+    """A step that keeps what it was given, and changes it."""
+    seen.append(copy.deepcopy(x))
+    if isinstance(x, list):
+        x.append("changed by the step")
+
+
+TAKES_ANY = """
+inputs:
+  - {name: x, type: any}
+steps:
+  - {id: a, action: "tests.unit.runtime.test_worker:keep", inputs: {x: $inputs.x}}
+"""
+
+
+def test_a_run_made_by_service_run_sees_its_inputs_as_a_replay_would() -> None:
+    service = Service(MemoryStore())
+    plan = load_plan(TAKES_ANY, "test.yaml")
+    given: dict[str, Any] = {"x": [1, 2]}
+    seen.clear()
+
+    async def scenario() -> None:
+        await service.run(plan, {"x": (1, 2)})
+        await service.run(plan, {"x": {1: "a"}})
+        await service.run(plan, given)
+
+    asyncio.run(scenario())
+    assert seen[:2] == [[1, 2], {"1": "a"}]  # as JSON has them
+    assert given == {"x": [1, 2]}  # the caller's list was not the step's
