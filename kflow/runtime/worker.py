@@ -90,8 +90,8 @@ class Worker:
 
         A run left running by a process that died gets `RunRecovered`: its
         interrupted attempts run again, finished steps are never repeated. `created`
-        are the only entries of runs this process has just created (none of which
-        anyone else can have a lease on or have appended to): they need no reading.
+        are the first entries of runs this process has just created: those runs'
+        journals are not read back (their leases are still taken, expecting no holder).
         """
         now = time.time()
         # Decoded, not the event itself: a run must see its inputs as a replay will (a
