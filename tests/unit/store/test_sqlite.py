@@ -148,7 +148,7 @@ def test_the_journal_uses_wal_and_the_chosen_synchronous_level(tmp_path: Path) -
     store.close()
 
 
-def _synchronous_of_each_commit(store: SqliteStore, work: Callable[[], object]) -> list[str]:
+def synchronous_of_each_commit(store: SqliteStore, work: Callable[[], object]) -> list[str]:
     """Run `work`, tracing the store's statements: the synchronous level each transaction
     it committed ran at ("store" if left at the store's own)."""
     level, commits = "store", []
@@ -178,7 +178,7 @@ def test_in_full_only_the_journal_waits_for_the_disk_not_the_leases(tmp_path: Pa
         store.heartbeat(owner, 2.0)
         store.release(["r1", "r2", "r3"], owner)
 
-    assert _synchronous_of_each_commit(store, work) == [
+    assert synchronous_of_each_commit(store, work) == [
         "NORMAL",
         "NORMAL",
         "store",
@@ -198,7 +198,7 @@ def test_in_full_a_carried_append_skips_its_fsync_and_the_next_one_does_not(
         store.append([created("r1")], {"d": b"{}"}, carried=True)
         store.append([entry("r1", 1, ev.RunPaused(at=2.0))])
 
-    assert _synchronous_of_each_commit(store, work) == ["NORMAL", "store"]
+    assert synchronous_of_each_commit(store, work) == ["NORMAL", "store"]
     assert store.definition("d") == b"{}" and len(store.read("r1")) == 2
     store.close()
 
@@ -260,7 +260,7 @@ def test_in_normal_leases_and_journal_share_one_level(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "k.db")
     store.append([created("r1")])
     work = lambda: store.take_leases([Lease("r1", "me", "h", 1, 1.0)], {})  # noqa: E731
-    assert _synchronous_of_each_commit(store, work) == ["store"]
+    assert synchronous_of_each_commit(store, work) == ["store"]
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     store.close()
 
