@@ -81,7 +81,8 @@ class PlanStep:
     fallback: ActionRef | None
     escalation: ActionRef | None
     priority: float
-    """Length of the longest path from this step to a sink (in steps): critical path first."""
+    """Length of the longest path from this step to a sink, in seconds (a step weighs its
+    `estimate` or its sleep) or, with nothing to weigh, in steps: critical path first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,8 @@ class Plan:
     order: tuple[str, ...]
     """A topological order of the step ids (definition order among independent steps)."""
     rank: Mapping[str, int]
-    """Each step id's place in the ready queue: higher `priority` first, then `order`."""
+    """Each step id's place in the ready queue: higher `priority` first (in bands of 1.5%,
+    `kflow.plan.compile.priority_band`), then `order`."""
     ranked: tuple[str, ...]
     """The step ids by rank (`ranked[rank[step_id]] == step_id`)."""
     waiting: Mapping[str, int]

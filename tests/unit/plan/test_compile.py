@@ -11,6 +11,7 @@ import pytest
 from kflow.errors import Problem, SpecError
 from kflow.expr import Interpolation, Ref
 from kflow.plan import ActionRef, FanOut, Plan, compile_plan, load_plan, spec_digest
+from kflow.plan.compile import priority_band
 from kflow.spec import WorkflowSpec, load_spec
 
 EXAMPLES = pathlib.Path(__file__).parents[3] / "examples"
@@ -317,6 +318,52 @@ def test_a_ten_thousand_step_graph_compiles_in_linear_time() -> None:
     assert time.perf_counter() - start < 5.0
     assert plan.order[0] == "s0"
     assert plan.steps["s0"].priority == 10_000.0
+
+
+def test_ready_steps_rank_by_the_estimated_seconds_of_their_longest_path() -> None:
+    plan = plan_of(
+        """
+        steps:
+          - {id: quick, action: noop, estimate: 1}
+          - {id: slow, action: noop, estimate: 3}
+          - {id: after_quick, action: sleep, inputs: {seconds: 1}, depends_on: [quick]}
+        """
+    )
+    assert [plan.steps[s].priority for s in ("quick", "slow")] == [2.0, 3.0]
+    assert plan.ranked == ("slow", "quick", "after_quick")
+    assert [plan.rank[s] for s in plan.ranked] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "ranked"),
+    [
+        (1.0, 1.01, ("a", "b")),  # 1% apart: one band, definition order
+        (1.0, 1.02, ("b", "a")),  # 2% apart: the heavier path first
+    ],
+)
+def test_priorities_within_one_and_a_half_percent_keep_definition_order(
+    first: float, second: float, ranked: tuple[str, ...]
+) -> None:
+    plan = plan_of(
+        f"""
+        steps:
+          - {{id: a, action: noop, estimate: {first}}}
+          - {{id: b, action: noop, estimate: {second}}}
+        """
+    )
+    assert plan.ranked == ranked
+
+
+def test_a_path_that_weighs_nothing_ranks_last() -> None:
+    plan = plan_of(
+        """
+        steps:
+          - {id: instant, action: sleep, inputs: {seconds: 0}}
+          - {id: brief, action: sleep, inputs: {seconds: 0.000001}}
+        """
+    )
+    assert plan.ranked == ("brief", "instant")
+    assert priority_band(0) < priority_band(1e-300)
 
 
 def test_an_agents_own_sleep_method_takes_any_inputs() -> None:
