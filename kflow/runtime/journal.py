@@ -7,10 +7,12 @@ import concurrent.futures
 import contextlib
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
 from kflow.actions.placement import thread_work
+from kflow.runtime.loop import quiet_for
 from kflow.store.protocol import Entry, JournalStore
 
 Callback = Callable[[Entry], None]
@@ -18,6 +20,8 @@ Callback = Callable[[Entry], None]
 
 LAZY_SECONDS = 0.002
 """How long an entry that nothing waits for may stay in the buffer (see `append`)."""
+_SMOOTHING = 0.2
+"""Weight of the newest commit's duration in the running estimate."""
 
 
 class _Writers:
@@ -61,7 +65,9 @@ class GroupCommit:
     With `in_thread`, commits run in a writer thread of their own and the loop goes on
     meanwhile; what is appended during a commit forms the next one. That pays when a
     commit waits for the disk (an fsync: durability `full`); a quick commit is cheaper
-    made in place than handed to a thread.
+    made in place than handed to a thread. So is a slow one while the loop would
+    otherwise sleep through it (kflow's loop knows, `loop.quiet_for`): handing it over
+    and back wakes two idle CPUs, ~1 ms here, which each link of a chain waits for.
     """
 
     def __init__(
@@ -85,6 +91,8 @@ class GroupCommit:
         """A step started since the last commit (its action has not run yet)."""
         self.commits = 0
         """Transactions committed so far (for benchmarks and tests)."""
+        self.commit_seconds = 0.002
+        """How long a commit takes, a running estimate (made by whichever thread commits)."""
         self._bound_loop: asyncio.AbstractEventLoop | None = None
 
     def _loop(self) -> asyncio.AbstractEventLoop:
@@ -158,12 +166,12 @@ class GroupCommit:
         if not self._entries or self._in_flight is not None:
             return  # a batch in flight flushes again when it lands
         entries, callbacks = self._take()
-        if self._writer is None:
+        loop = self._loop()
+        if self._writer is None or quiet_for(loop) > 2 * self.commit_seconds:
             self._commit_here(entries, callbacks)
             return
         future = self._writer.submit(self._append_in_writer, entries)
         self._in_flight, self._in_flight_batch = future, (entries, callbacks)
-        loop = self._loop()
 
         def land(done: concurrent.futures.Future[None]) -> None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
@@ -174,9 +182,15 @@ class GroupCommit:
     def _append_in_writer(self, entries: list[Entry]) -> None:
         thread_work.begin()  # it may hold the GIL while a call runs on the loop
         try:
-            self.store.append(entries)
+            self._append(entries)
         finally:
             thread_work.end()
+
+    def _append(self, entries: list[Entry]) -> None:
+        began = time.perf_counter()
+        self.store.append(entries)
+        took = time.perf_counter() - began
+        self.commit_seconds += (took - self.commit_seconds) * _SMOOTHING
 
     def flush_now(self) -> None:
         """Commit everything appended so far before returning (blocking the loop)."""
@@ -195,7 +209,7 @@ class GroupCommit:
 
     def _commit_here(self, entries: list[Entry], callbacks: list[Callback | None]) -> None:
         try:
-            self.store.append(entries)
+            self._append(entries)
         except BaseException as exc:  # the batch is rolled back; nothing half-written
             self._on_error(exc)
             return

@@ -13,6 +13,7 @@ import pytest
 from kflow.actions.placement import thread_work
 from kflow.engine import events as ev
 from kflow.runtime import journal as journal_module
+from kflow.runtime import loop
 from kflow.runtime.journal import GroupCommit
 from kflow.store import Entry, MemoryStore
 from tests.unit.store.test_contract import created, entry
@@ -94,6 +95,39 @@ def test_a_writer_thread_commits_while_the_loop_goes_on() -> None:
     assert store.threads == {"kflow-commit_0"}
     assert [type(e) for e in store.read("r")][:2] == [ev.RunCreated, ev.StepStarted]
     assert store.batches == [1, 5, 2] and commits == 3
+
+
+def test_a_commit_is_made_in_place_while_kflows_loop_has_nothing_else_to_do() -> None:
+    store = SlowDisk(0.02)
+
+    async def scenario() -> float:
+        journal = GroupCommit(store, _unexpected, in_thread=True)
+        committed = asyncio.get_running_loop().create_future()
+        journal.append(created("r"), lambda _: committed.set_result(None))
+        await committed
+        return journal.commit_seconds
+
+    estimate = loop.run(scenario())
+    assert store.threads == {"MainThread"}  # no hand-off to the writer thread and back
+    assert 0.005 < estimate < 0.02  # moved from 2 ms toward the 20 ms the commit took
+
+
+def test_a_commit_goes_to_the_writer_thread_if_a_timer_falls_due_before_it_could_end() -> None:
+    store = SlowDisk(0.0)
+
+    async def scenario() -> None:
+        event_loop = asyncio.get_running_loop()
+        journal = GroupCommit(store, _unexpected, in_thread=True)
+        timer = event_loop.call_later(journal.commit_seconds, lambda: None)
+        committed = event_loop.create_future()
+        journal.append(created("r"), lambda _: committed.set_result(None))
+        journal.flush()
+        assert not committed.done()
+        await committed
+        timer.cancel()
+
+    loop.run(scenario())
+    assert store.threads == {"kflow-commit_0"}
 
 
 def test_every_group_commit_on_a_store_shares_its_writer_thread() -> None:

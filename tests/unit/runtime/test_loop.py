@@ -88,3 +88,25 @@ def test_subprocesses_work_under_a_child_watcher_that_attaches_to_the_current_lo
     finally:
         watcher.close()
         policy.set_child_watcher(asyncio.ThreadedChildWatcher())
+
+
+def test_kflows_loop_says_how_long_it_will_stay_quiet() -> None:
+    async def quiet() -> list[float]:
+        event_loop = asyncio.get_running_loop()
+        found = [loop.quiet_for(event_loop)]  # nothing scheduled
+        timer = event_loop.call_later(10.0, lambda: None)
+        found.append(loop.quiet_for(event_loop))
+        event_loop.call_soon(lambda: None)
+        found.append(loop.quiet_for(event_loop))  # a callback is ready: busy now
+        timer.cancel()
+        return found
+
+    nothing, timer, ready = loop.run(quiet())
+    assert nothing == float("inf") and 9.9 < timer <= 10.0 and ready == 0.0
+
+
+def test_a_loop_kflow_did_not_make_is_never_known_to_be_quiet() -> None:
+    async def quiet() -> float:
+        return loop.quiet_for(asyncio.get_running_loop())
+
+    assert asyncio.run(quiet()) == 0.0
