@@ -40,15 +40,23 @@ class _Writers:
         self._of: weakref.WeakKeyDictionary[JournalStore, concurrent.futures.ThreadPoolExecutor]
         self._of = weakref.WeakKeyDictionary()
 
-    def of(self, store: JournalStore) -> concurrent.futures.ThreadPoolExecutor:
-        """The store's writer thread, made on first use and kept while the store lives."""
+    def of(self, store: JournalStore) -> tuple[concurrent.futures.ThreadPoolExecutor, bool]:
+        """The store's writer thread, made on first use and kept while the store lives, and
+        True; or, for a store that cannot be a weak key, a writer of the caller's own and
+        False (the caller shuts it down)."""
         with self._lock:  # workers in two threads must not make two
-            writer = self._of.get(store)
+            try:
+                writer = self._of.get(store)
+            except TypeError:  # unhashable (a dataclass with eq), or no weak references
+                return _new_writer(), False
             if writer is None:
-                writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kflow-commit")
-                self._of[store] = writer
+                writer = self._of[store] = _new_writer()
                 weakref.finalize(store, writer.shutdown, wait=False)
-            return writer
+            return writer, True
+
+
+def _new_writer() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kflow-commit")
 
 
 _writers = _Writers()
@@ -79,7 +87,10 @@ class GroupCommit:
     ) -> None:
         self.store = store
         self._on_error = on_error
-        self._writer = _writers.of(store) if in_thread else None
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._shared_writer = True
+        if in_thread:
+            self._writer, self._shared_writer = _writers.of(store)
         self._in_flight: concurrent.futures.Future[None] | None = None
         self._in_flight_batch: tuple[list[Entry], list[Callback | None]] = ([], [])
         self._entries: list[Entry] = []
@@ -203,9 +214,11 @@ class GroupCommit:
 
     def close(self) -> None:
         """Wait for a commit still in the writer thread (`flush_now` is skipped after a
-        failure); the thread itself stays, for the store's next worker."""
+        failure); the thread itself stays for the store's next worker, if it is shared."""
         if self._in_flight is not None:
             concurrent.futures.wait([self._in_flight])
+        if self._writer is not None and not self._shared_writer:
+            self._writer.shutdown(wait=False)
 
     def _commit_here(self, entries: list[Entry], callbacks: list[Callback | None]) -> None:
         try:

@@ -147,6 +147,27 @@ def test_every_group_commit_on_a_store_shares_its_writer_thread() -> None:
     assert other.writers.isdisjoint(store.writers)  # each store has a writer of its own
 
 
+def test_a_store_that_cannot_be_a_weak_key_gets_a_writer_for_each_journal() -> None:
+    class Unhashable(SlowDisk):  # noqa: PLW1641 (unhashable on purpose)
+        def __eq__(self, other: object) -> bool:  # as a dataclass's: instances lose their hash
+            return self is other
+
+    store = Unhashable(0.0)
+
+    async def scenario() -> None:
+        journal = GroupCommit(store, _unexpected, in_thread=True)
+        journal.append(created("r"))
+        journal.flush()  # to the writer thread
+        journal.flush_now()
+        journal.close()
+
+    asyncio.run(scenario())
+    (writer,) = store.writers
+    assert writer is not threading.current_thread()
+    writer.join(5)
+    assert not writer.is_alive()  # shut down with its journal, the store had no other
+
+
 def test_a_stores_writer_thread_ends_when_the_store_is_dropped() -> None:
     def writers() -> list[threading.Thread]:
         return [t for t in threading.enumerate() if t.name.startswith("kflow-commit")]
