@@ -54,21 +54,24 @@ def spec_digest(spec: WorkflowSpec) -> str:
 
 
 PRIORITY_BAND = 0.015
-"""Priorities closer than this fraction of their size may share a band (`priority_band`)."""
+"""The width of a priority band (`priority_band`), as a fraction of the priorities in it."""
 _LOG_BAND = math.log1p(PRIORITY_BAND)
 
 
-def priority_band(priority: float) -> float:
-    """The band of a step's priority: the ready queue takes higher bands first and, within
-    a band, definition order.
+def priority_band(seconds: float) -> float:
+    """The band of a priority in seconds: a ready queue takes higher bands first and, within
+    a band, definition order. Bands are a fixed grid of 1.5% steps (1 <= s < 1.015, ...).
 
     Estimates are rough, and ordering alike steps strictly by them (a thousand image
     projections, sorted by length) starts them in lockstep, so they end within
     milliseconds of each other: more results than the event loop takes in at once. On
-    `dag-10k` their timers ended 0.8 ms late at the median, and bands of 1.5% took the
-    makespan from 1.052x to 1.048x (`docs/benchmarks.md`, eleventh session).
+    `dag-10k` their timers ended 0.8 ms late at the median, and the bands took the
+    makespan from 1.052x to 1.045x (median of six alternated runs; `docs/benchmarks.md`,
+    eleventh session).
     """
-    return math.floor(math.log(priority) / _LOG_BAND) if priority > 0 else -math.inf
+    if not math.isfinite(seconds):  # a path of huge estimates can add up to infinity
+        return seconds
+    return math.floor(math.log(seconds) / _LOG_BAND) if seconds > 0 else -math.inf
 
 
 class _Compiler:
@@ -103,7 +106,8 @@ class _Compiler:
         order, stuck = graph.topological_order(deps, dependents)
         self._report_cycles(dependents, stuck)
         self.handling = self._error_handling()
-        lengths = graph.longest_paths(order, dependents, self._weights())
+        weights = self._weights()
+        lengths = graph.longest_paths(order, dependents, weights)
         steps = {
             step.id: self._step(step, i, deps[i], dependents[i], lengths[i])
             for i, step in enumerate(spec.steps)
@@ -113,9 +117,9 @@ class _Compiler:
             raise SpecError(sorted(self.report.problems, key=lambda p: (p.line, p.column)))
         ordered = tuple(self.ids[i] for i in order)
         position = {step_id: i for i, step_id in enumerate(ordered)}
-        ranked = tuple(
-            sorted(ordered, key=lambda s: (-priority_band(steps[s].priority), position[s]))
-        )
+        # Counted in steps, equal paths tie exactly; only estimates in seconds get bands.
+        band = priority_band if weights is not None else float
+        ranked = tuple(sorted(ordered, key=lambda s: (-band(steps[s].priority), position[s])))
         roots = tuple(step_id for step_id in ordered if not steps[step_id].depends_on)
         plain_roots = {
             step_id: steps[step_id].inputs

@@ -105,8 +105,8 @@ class Plan:
     order: tuple[str, ...]
     """A topological order of the step ids (definition order among independent steps)."""
     rank: Mapping[str, int]
-    """Each step id's place in the ready queue: higher `priority` first (in bands of 1.5%,
-    `kflow.plan.compile.priority_band`), then `order`."""
+    """Each step id's place in the ready queue: higher `priority` first (in seconds, by
+    bands of 1.5%: `kflow.plan.compile.priority_band`), then `order`."""
     ranked: tuple[str, ...]
     """The step ids by rank (`ranked[rank[step_id]] == step_id`)."""
     waiting: Mapping[str, int]

@@ -73,9 +73,11 @@ class GroupCommit:
     With `in_thread`, commits run in a writer thread of their own and the loop goes on
     meanwhile; what is appended during a commit forms the next one. That pays when a
     commit waits for the disk (an fsync: durability `full`); a quick commit is cheaper
-    made in place than handed to a thread. So is a slow one while the loop would
-    otherwise sleep through it (kflow's loop knows, `loop.quiet_for`): handing it over
-    and back wakes two idle CPUs, ~1 ms here, which each link of a chain waits for.
+    made in place than handed to a thread. So is a slow one that someone waits for
+    while no timer falls due before it would end (kflow's loop knows, `loop.quiet_for`):
+    handing it over and back wakes two idle CPUs, ~1 ms here, and each link of a chain
+    waits for that. I/O that comes in meanwhile waits for the commit, as it always does
+    in `normal`; commits that nobody waits for stay in the thread.
     """
 
     def __init__(
@@ -97,6 +99,8 @@ class GroupCommit:
         self._callbacks: list[Callback | None] = []
         """One per entry, at the entry's index (None: nobody waits for that entry)."""
         self._scheduled = False
+        self._awaited = False
+        """Someone waits for what is buffered: an entry appended at once, or `hurry`."""
         self._lazy: asyncio.TimerHandle | None = None
         self._started = False
         """A step started since the last commit (its action has not run yet)."""
@@ -132,6 +136,7 @@ class GroupCommit:
         self._entries.append(entry)
         self._callbacks.append(on_commit)
         self._started = self._started or starts_attempt
+        self._awaited = self._awaited or not lazy
         if self._scheduled:
             return
         loop = self._loop()
@@ -143,17 +148,22 @@ class GroupCommit:
 
     def hurry(self) -> None:
         """Commit what is buffered in this tick, lazy entries too (someone waits now)."""
+        if self._entries:
+            self._awaited = True
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if self._entries and not self._scheduled:
             self._scheduled = True
             self._loop().call_soon(self._flush_in_turn)
 
-    def _flush_in_turn(self, waited: bool = False) -> None:
+    def _flush_in_turn(self, turned: bool = False) -> None:
         # A step started in this tick (in a slot a result has just freed) has its first
         # step queued behind this flush: let its action begin before the commit blocks
         # the loop, by waiting one turn (once). A step run as a timer has nothing queued,
         # but the wait still pays on a busy loop: results finishing next turn share the
         # commit. Starts made by the commit's own callbacks do not count.
-        if self._started and not waited:
+        if self._started and not turned:
             self._loop().call_soon(self._flush_in_turn, True)
             return
         self.flush()
@@ -163,7 +173,7 @@ class GroupCommit:
         # due while that commit's callbacks queue new attempts, and the starts they append
         # would commit alone, just before the attempts' results could have shared it.
         self._lazy = None
-        self.hurry()
+        self._flush_soon()
 
     def flush(self) -> None:
         """Commit what is buffered now, then run the callbacks of what was committed.
@@ -176,9 +186,12 @@ class GroupCommit:
         self._scheduled = False
         if not self._entries or self._in_flight is not None:
             return  # a batch in flight flushes again when it lands
+        awaited = self._awaited
         entries, callbacks = self._take()
         loop = self._loop()
-        if self._writer is None or quiet_for(loop) > 2 * self.commit_seconds:
+        if self._writer is None or (
+            awaited and quiet_for(loop, ignoring=self._lazy) > 2 * self.commit_seconds
+        ):
             self._commit_here(entries, callbacks)
             return
         future = self._writer.submit(self._append_in_writer, entries)
@@ -219,6 +232,7 @@ class GroupCommit:
             concurrent.futures.wait([self._in_flight])
         if self._writer is not None and not self._shared_writer:
             self._writer.shutdown(wait=False)
+            self._writer = None  # anything appended after this commits in place
 
     def _commit_here(self, entries: list[Entry], callbacks: list[Callback | None]) -> None:
         try:
@@ -230,7 +244,7 @@ class GroupCommit:
 
     def _take(self) -> tuple[list[Entry], list[Callback | None]]:
         entries, callbacks = self._entries, self._callbacks
-        self._entries, self._callbacks = [], []
+        self._entries, self._callbacks, self._awaited = [], [], False
         return entries, callbacks
 
     def _landed(self, future: concurrent.futures.Future[None]) -> None:

@@ -8,8 +8,8 @@ timeouts), wakes a little early by the wake-up latency it has observed, and poll
 the rest of the wait. Loops that kflow does not create (an application's own) keep
 asyncio's precision; everything else works the same on them.
 
-kflow's loop also says how long it will stay idle (`quiet_for`), so that a commit that
-someone waits for can be made in place when nothing else would be held up by it.
+kflow's loop also says when its next timer falls due (`quiet_for`), so that a commit
+that someone waits for can be made in place when no timer would be held up by it.
 """
 
 from __future__ import annotations
@@ -65,14 +65,19 @@ class _KflowLoop(asyncio.SelectorEventLoop):
     def __init__(self) -> None:
         super().__init__(PreciseSelector())
 
-    def quiet_for(self) -> float:
-        """Seconds until a timer falls due (0 if a callback is ready; inf if none waits)."""
-        # asyncio keeps these internals alike from 3.8 to 3.13; a cancelled timer at the
-        # head only makes the answer shorter than it could be.
+    def quiet_for(self, ignoring: asyncio.TimerHandle | None = None) -> float:
+        """Seconds until a timer other than `ignoring` falls due (0 if a callback is ready;
+        inf if no timer waits). I/O and other threads may still wake the loop sooner."""
+        # asyncio keeps these internals alike from 3.8 to 3.13. The timers are a heap:
+        # past a head that is `ignoring` or cancelled, the next one due is no earlier than
+        # the head's two children (a cancelled child only makes the answer shorter).
         if self._ready:  # type: ignore[attr-defined]
             return 0.0
-        scheduled = self._scheduled  # type: ignore[attr-defined]
-        return float(scheduled[0].when() - self.time()) if scheduled else math.inf
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        heads = scheduled[:1]
+        if heads and (heads[0] is ignoring or heads[0].cancelled()):
+            heads = scheduled[1:3]
+        return min(h.when() for h in heads) - self.time() if heads else math.inf
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -80,9 +85,12 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return _KflowLoop()
 
 
-def quiet_for(loop: asyncio.AbstractEventLoop) -> float:
-    """Seconds `loop` will stay idle unless I/O comes in; 0 for a loop kflow did not make."""
-    return loop.quiet_for() if isinstance(loop, _KflowLoop) else 0.0
+def quiet_for(
+    loop: asyncio.AbstractEventLoop, ignoring: asyncio.TimerHandle | None = None
+) -> float:
+    """Seconds until a timer of `loop` other than `ignoring` falls due (see
+    `_KflowLoop.quiet_for`); 0 for a loop kflow did not make, whose schedule it cannot see."""
+    return loop.quiet_for(ignoring) if isinstance(loop, _KflowLoop) else 0.0
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:

@@ -337,11 +337,11 @@ def test_ready_steps_rank_by_the_estimated_seconds_of_their_longest_path() -> No
 @pytest.mark.parametrize(
     ("first", "second", "ranked"),
     [
-        (1.0, 1.01, ("a", "b")),  # 1% apart: one band, definition order
-        (1.0, 1.02, ("b", "a")),  # 2% apart: the heavier path first
+        (1.003, 1.01, ("a", "b")),  # one band (1 to 1.015): definition order
+        (1.0, 1.02, ("b", "a")),  # two bands: the heavier path first
     ],
 )
-def test_priorities_within_one_and_a_half_percent_keep_definition_order(
+def test_estimates_in_one_band_of_one_and_a_half_percent_keep_definition_order(
     first: float, second: float, ranked: tuple[str, ...]
 ) -> None:
     plan = plan_of(
@@ -352,6 +352,31 @@ def test_priorities_within_one_and_a_half_percent_keep_definition_order(
         """
     )
     assert plan.ranked == ranked
+
+
+def test_paths_counted_in_steps_are_not_banded() -> None:
+    chain = [{"id": "short0"}] + [
+        {"id": f"short{i}", "depends_on": [f"short{i - 1}"]} for i in range(1, 100)
+    ]
+    chain += [{"id": "long0"}] + [
+        {"id": f"long{i}", "depends_on": [f"long{i - 1}"]} for i in range(1, 101)
+    ]
+    plan = compile_plan(WorkflowSpec.model_validate({"steps": chain}))
+    assert plan.steps["long0"].priority == 101.0 and plan.steps["short0"].priority == 100.0
+    assert plan.rank["long0"] < plan.rank["short0"]  # 1% apart, yet the longer goes first
+
+
+def test_estimates_that_add_up_past_the_largest_float_still_compile() -> None:
+    plan = plan_of(
+        """
+        steps:
+          - {id: a, action: noop, estimate: 1e308}
+          - {id: b, action: noop, estimate: 1e308, depends_on: [a]}
+          - {id: c, action: noop, estimate: 1}
+        """
+    )
+    assert plan.steps["a"].priority == float("inf")
+    assert plan.ranked == ("a", "b", "c")
 
 
 def test_a_path_that_weighs_nothing_ranks_last() -> None:

@@ -48,6 +48,13 @@ def _unexpected(error: BaseException) -> None:
     raise AssertionError(f"no commit should fail here: {error!r}")
 
 
+async def _committed(journal: GroupCommit, entry: Entry) -> None:
+    """Append `entry` at once and return when it is committed."""
+    done = asyncio.get_running_loop().create_future()
+    journal.append(entry, lambda _: done.set_result(None))
+    await done
+
+
 def _started(seq: int) -> Entry:
     return entry("r", seq, ev.StepStarted(at=float(seq), step=f"s{seq}", attempt=1))
 
@@ -87,6 +94,7 @@ def test_a_writer_thread_commits_while_the_loop_goes_on() -> None:
         journal.append(_started(7))  # appended during a commit: together in the next one
         while sum(store.batches) < 8:
             await asyncio.sleep(0.005)
+        journal.flush_now()  # the store has the last batch; let the loop count it as landed
         journal.close()
         return ticks, journal.commits
 
@@ -97,19 +105,52 @@ def test_a_writer_thread_commits_while_the_loop_goes_on() -> None:
     assert store.batches == [1, 5, 2] and commits == 3
 
 
-def test_a_commit_is_made_in_place_while_kflows_loop_has_nothing_else_to_do() -> None:
+def test_a_commit_someone_waits_for_is_made_in_place_while_kflows_loop_is_quiet() -> None:
     store = SlowDisk(0.02)
 
     async def scenario() -> float:
         journal = GroupCommit(store, _unexpected, in_thread=True)
         committed = asyncio.get_running_loop().create_future()
-        journal.append(created("r"), lambda _: committed.set_result(None))
+        journal.append(created("r"), lambda _: committed.set_result(None))  # at once
         await committed
         return journal.commit_seconds
 
     estimate = loop.run(scenario())
     assert store.threads == {"MainThread"}  # no hand-off to the writer thread and back
     assert 0.005 < estimate < 0.02  # moved from 2 ms toward the 20 ms the commit took
+
+
+def test_a_hurried_commit_is_made_in_place_despite_the_journals_own_lazy_timer() -> None:
+    store = SlowDisk(0.0)
+
+    async def scenario() -> None:
+        journal = GroupCommit(store, _unexpected, in_thread=True)
+        await _committed(journal, created("r"))
+        store.threads.clear()
+        journal.commit_seconds = 0.01  # a slow disk: longer than the lazy timer's wait
+        committed = asyncio.get_running_loop().create_future()
+        journal.append(_started(1), lazy=True, starts_attempt=True)  # arms the lazy timer
+        journal.append(_started(2), lambda _: committed.set_result(None), lazy=True)
+        journal.hurry()  # a free slot waits for what this result readied
+        await committed
+
+    loop.run(scenario())
+    assert store.threads == {"MainThread"}
+
+
+def test_a_commit_nobody_waits_for_stays_in_the_writer_thread() -> None:
+    store = SlowDisk(0.0)
+
+    async def scenario() -> None:
+        journal = GroupCommit(store, _unexpected, in_thread=True)
+        await _committed(journal, created("r"))
+        store.threads.clear()
+        committed = asyncio.get_running_loop().create_future()
+        journal.append(_started(1), lambda _: committed.set_result(None), lazy=True)
+        await committed  # after LAZY_SECONDS, on a loop with nothing else to do
+
+    loop.run(scenario())
+    assert store.threads == {"kflow-commit_0"}
 
 
 def test_a_commit_goes_to_the_writer_thread_if_a_timer_falls_due_before_it_could_end() -> None:
@@ -121,8 +162,6 @@ def test_a_commit_goes_to_the_writer_thread_if_a_timer_falls_due_before_it_could
         timer = event_loop.call_later(journal.commit_seconds, lambda: None)
         committed = event_loop.create_future()
         journal.append(created("r"), lambda _: committed.set_result(None))
-        journal.flush()
-        assert not committed.done()
         await committed
         timer.cancel()
 
@@ -159,13 +198,16 @@ def test_a_store_that_cannot_be_a_weak_key_gets_a_writer_for_each_journal() -> N
         journal.append(created("r"))
         journal.flush()  # to the writer thread
         journal.flush_now()
-        journal.close()
+        (writer,) = store.writers
+        assert writer is not threading.current_thread() and writer.is_alive()
+        journal.close()  # the journal lives on: only `close` can end its writer
+        writer.join(5)
+        assert not writer.is_alive()
+        journal.append(_started(1))
+        journal.flush()  # no writer left: in place rather than lost
 
     asyncio.run(scenario())
-    (writer,) = store.writers
-    assert writer is not threading.current_thread()
-    writer.join(5)
-    assert not writer.is_alive()  # shut down with its journal, the store had no other
+    assert [type(e) for e in store.read("r")] == [ev.RunCreated, ev.StepStarted]
 
 
 def test_a_stores_writer_thread_ends_when_the_store_is_dropped() -> None:

@@ -105,6 +105,21 @@ def test_kflows_loop_says_how_long_it_will_stay_quiet() -> None:
     assert nothing == float("inf") and 9.9 < timer <= 10.0 and ready == 0.0
 
 
+def test_a_timer_ignored_or_cancelled_at_the_head_does_not_count() -> None:
+    async def quiet() -> list[float]:
+        event_loop = asyncio.get_running_loop()
+        first = event_loop.call_later(0.5, lambda: None)
+        later = event_loop.call_later(5.0, lambda: None)
+        found = [loop.quiet_for(event_loop), loop.quiet_for(event_loop, ignoring=first)]
+        first.cancel()
+        found.append(loop.quiet_for(event_loop))
+        later.cancel()
+        return found
+
+    first, ignored, cancelled = loop.run(quiet())
+    assert 0.4 < first <= 0.5 and 4.9 < ignored <= 5.0 and 4.9 < cancelled <= 5.0
+
+
 def test_a_loop_kflow_did_not_make_is_never_known_to_be_quiet() -> None:
     async def quiet() -> float:
         return loop.quiet_for(asyncio.get_running_loop())
