@@ -48,11 +48,15 @@ def _unexpected(error: BaseException) -> None:
     raise AssertionError(f"no commit should fail here: {error!r}")
 
 
-async def _committed(journal: GroupCommit, entry: Entry) -> None:
-    """Append `entry` at once and return when it is committed."""
+async def _with_a_run(store: SlowDisk) -> GroupCommit:
+    """A journal with a writer thread on `store`, run 'r' created in it, and the store's
+    record of committing threads cleared."""
+    journal = GroupCommit(store, _unexpected, in_thread=True)
     done = asyncio.get_running_loop().create_future()
-    journal.append(entry, lambda _: done.set_result(None))
+    journal.append(created("r"), lambda _: done.set_result(None))
     await done
+    store.threads.clear()
+    return journal
 
 
 def _started(seq: int) -> Entry:
@@ -124,9 +128,7 @@ def test_a_hurried_commit_is_made_in_place_despite_the_journals_own_lazy_timer()
     store = SlowDisk(0.0)
 
     async def scenario() -> None:
-        journal = GroupCommit(store, _unexpected, in_thread=True)
-        await _committed(journal, created("r"))
-        store.threads.clear()
+        journal = await _with_a_run(store)
         journal.commit_seconds = 0.01  # a slow disk: longer than the lazy timer's wait
         committed = asyncio.get_running_loop().create_future()
         journal.append(_started(1), lazy=True, starts_attempt=True)  # arms the lazy timer
@@ -142,9 +144,7 @@ def test_a_commit_nobody_waits_for_stays_in_the_writer_thread() -> None:
     store = SlowDisk(0.0)
 
     async def scenario() -> None:
-        journal = GroupCommit(store, _unexpected, in_thread=True)
-        await _committed(journal, created("r"))
-        store.threads.clear()
+        journal = await _with_a_run(store)
         committed = asyncio.get_running_loop().create_future()
         journal.append(_started(1), lambda _: committed.set_result(None), lazy=True)
         await committed  # after LAZY_SECONDS, on a loop with nothing else to do
