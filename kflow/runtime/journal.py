@@ -211,6 +211,9 @@ class GroupCommit:
             thread_work.end()
 
     def _append(self, entries: list[Entry]) -> None:
+        if self._writer is None:  # no choice of thread to make: nothing to time
+            self.store.append(entries)
+            return
         began = time.perf_counter()
         self.store.append(entries)
         took = time.perf_counter() - began
