@@ -18,6 +18,7 @@ from bench.reference import asyncio_makespan
 from bench.registry import Sample, Trial, workload
 from bench.schedule import kflow_keys, simulated
 from bench.shapes import layers_spec
+from bench.slots import SlotAccount
 from kflow.plan import Plan, compile_plan
 from kflow.runtime import Service, loop
 from kflow.spec.models import StepSpec, WorkflowSpec
@@ -76,16 +77,21 @@ def dag_trial(steps: int, slots: int, summary: str, scale: float = 1.0) -> Trial
         compile_s = time.perf_counter() - start
         with fresh_engine(db, durability) as engine:
             run_id, began, create_s, makespan = loop.run(_create_then_execute(engine.service, plan))
-            timers = StepTimes.from_journal(engine.service.store.read(run_id))
+            events = engine.service.store.read(run_id)
+        timers = StepTimes.from_journal(events)
+        idle = SlotAccount.from_journal(events, dag, width, began, began + makespan)
         key = (size, width, factor)
         if key not in _REFERENCES:
             _REFERENCES[key] = _references(dag, width, spec, bare=factor == 1.0)
+        bound = dag.lower_bound(width)
         values = {
             **_bounds(dag, width, makespan),
             "compile_s": compile_s,
             "create_s": create_s,
             **_REFERENCES[key],
             **timers.summary(began),
+            "late_x": sum(timers.late) / (width * bound),
+            **idle.summary(width, bound),
         }
         return Sample(makespan, len(dag.tasks), 1, values)
 

@@ -53,6 +53,10 @@ _FORMATS: dict[str, str] = {
     "recovered": "{:,.0f} runs recovered",
     "finish_s": "all finished after {:.3f} s",
     "first_step_ms": "first step after {:.2f} ms",
+    "late_x": "excess over the bound: timers late {:.4f}x",
+    "idle_ready_x": "slots idle while a step was ready {:.4f}x",
+    "idle_none_x": "slots idle with none ready {:.4f}x",
+    "end_ms": "last result to the end {:.2f} ms",
 }
 """How each value is printed, with its unit."""
 
