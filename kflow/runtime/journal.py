@@ -9,7 +9,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from kflow.actions.placement import thread_work
 from kflow.runtime.loop import quiet_for
@@ -17,6 +17,7 @@ from kflow.store.protocol import Entry, JournalStore
 
 Callback = Callable[[Entry], None]
 """Runs once its entry is durable, with that entry."""
+_Definitions = Mapping[str, bytes] | None
 
 LAZY_SECONDS = 0.002
 """How long an entry that nothing waits for may stay in the buffer (see `append`)."""
@@ -98,6 +99,8 @@ class GroupCommit:
         self._entries: list[Entry] = []
         self._callbacks: list[Callback | None] = []
         """One per entry, at the entry's index (None: nobody waits for that entry)."""
+        self._definitions: dict[str, bytes] = {}
+        """Workflow specs by digest, stored with the buffered entries (see `add_runs`)."""
         self._scheduled = False
         self._awaited = False
         """Someone waits for what is buffered: an entry appended at once, or `hurry`."""
@@ -146,6 +149,18 @@ class GroupCommit:
         elif self._lazy is None:
             self._lazy = loop.call_later(LAZY_SECONDS, self._lazy_due)
 
+    def add_runs(self, created: Sequence[Entry], definitions: Mapping[str, bytes]) -> None:
+        """Buffer the first entries of runs not stored yet, and the specs they refer to.
+
+        They commit in this tick, with whatever is appended meanwhile: `Service.run`'s
+        runs and their first starts take one transaction, before any action runs.
+        """
+        self._definitions.update(definitions)
+        self._entries += created
+        self._callbacks += [None] * len(created)
+        self._awaited = True
+        self._flush_soon()
+
     def hurry(self) -> None:
         """Commit what is buffered in this tick, lazy entries too (someone waits now)."""
         if self._entries:
@@ -187,14 +202,14 @@ class GroupCommit:
         if not self._entries or self._in_flight is not None:
             return  # a batch in flight flushes again when it lands
         awaited = self._awaited
-        entries, callbacks = self._take()
+        entries, callbacks, definitions = self._take()
         loop = self._loop()
         if self._writer is None or (
             awaited and quiet_for(loop, ignoring=self._lazy) > 2 * self.commit_seconds
         ):
-            self._commit_here(entries, callbacks)
+            self._commit_here(entries, callbacks, definitions)
             return
-        future = self._writer.submit(self._append_in_writer, entries)
+        future = self._writer.submit(self._append_in_writer, entries, definitions)
         self._in_flight, self._in_flight_batch = future, (entries, callbacks)
 
         def land(done: concurrent.futures.Future[None]) -> None:
@@ -203,19 +218,19 @@ class GroupCommit:
 
         future.add_done_callback(land)
 
-    def _append_in_writer(self, entries: list[Entry]) -> None:
+    def _append_in_writer(self, entries: list[Entry], definitions: _Definitions) -> None:
         thread_work.begin()  # it may hold the GIL while a call runs on the loop
         try:
-            self._append(entries)
+            self._append(entries, definitions)
         finally:
             thread_work.end()
 
-    def _append(self, entries: list[Entry]) -> None:
+    def _append(self, entries: list[Entry], definitions: _Definitions) -> None:
         if self._writer is None:  # no choice of thread to make: nothing to time
-            self.store.append(entries)
+            self.store.append(entries, definitions)
             return
         began = time.perf_counter()
-        self.store.append(entries)
+        self.store.append(entries, definitions)
         took = time.perf_counter() - began
         self.commit_seconds += (took - self.commit_seconds) * _SMOOTHING
 
@@ -237,18 +252,22 @@ class GroupCommit:
             self._writer.shutdown(wait=False)
             self._writer = None  # anything appended after this commits in place
 
-    def _commit_here(self, entries: list[Entry], callbacks: list[Callback | None]) -> None:
+    def _commit_here(
+        self, entries: list[Entry], callbacks: list[Callback | None], definitions: _Definitions
+    ) -> None:
         try:
-            self._append(entries)
+            self._append(entries, definitions)
         except BaseException as exc:  # the batch is rolled back; nothing half-written
             self._on_error(exc)
             return
         self._committed(entries, callbacks)
 
-    def _take(self) -> tuple[list[Entry], list[Callback | None]]:
-        entries, callbacks = self._entries, self._callbacks
+    def _take(self) -> tuple[list[Entry], list[Callback | None], _Definitions]:
+        entries, callbacks, definitions = self._entries, self._callbacks, self._definitions
         self._entries, self._callbacks, self._awaited = [], [], False
-        return entries, callbacks
+        if definitions:
+            self._definitions = {}
+        return entries, callbacks, definitions or None
 
     def _landed(self, future: concurrent.futures.Future[None]) -> None:
         if future is not self._in_flight:

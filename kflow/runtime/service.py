@@ -105,7 +105,8 @@ class Service:
 
         Every mapping is checked first: if one is invalid, no run is stored.
         """
-        entries = self._create(workflow, inputs, max_concurrency, announced=True)
+        entries, definitions = self._create(workflow, inputs, max_concurrency)
+        self.store.append(entries, definitions)
         return [entry.run_id for entry in entries]
 
     def _create(
@@ -113,12 +114,9 @@ class Service:
         workflow: Workflow,
         inputs: Sequence[Mapping[str, Any]],
         max_concurrency: int | None,
-        *,
-        announced: bool,
-    ) -> list[Entry]:
-        """`create_many`, returning the runs' first entries. Runs not `announced` (their
-        ids reach no caller before their first commit) need not survive a power loss at
-        once: that commit carries them."""
+    ) -> tuple[list[Entry], dict[str, bytes]]:
+        """The first entries of new runs, and the spec they refer to by digest; nothing is
+        stored yet. Raises InputError if any inputs mapping is invalid."""
         plan = self.load(workflow)
         config = self.config_for(workflow)
         bound = [bind_inputs(plan.inputs, dict(given)) for given in inputs]
@@ -139,11 +137,7 @@ class Service:
                 environment=environment,
             )
             entries.append(Entry(run_id, 0, created, ev.encode(created)))
-        if announced or not self.store.slow_commits:
-            self.store.append(entries, {plan.digest: definition})
-        else:
-            self.store.append(entries, {plan.digest: definition}, carried=True)
-        return entries
+        return entries, {plan.digest: definition}
 
     @staticmethod
     def _concurrency(plan: Plan, config: KflowConfig, requested: int | None) -> int:
@@ -167,10 +161,12 @@ class Service:
         run_ids: Sequence[str],
         observers: Sequence[Observer],
         created: Sequence[Entry] = (),
+        definitions: Mapping[str, bytes] | None = None,
     ) -> list[RunResult]:
-        """Execute runs by full id; `created` are the first entries of runs made here."""
+        """Execute runs by full id; `created` are the first entries of runs made here and
+        not stored yet, with the specs they refer to (see `Worker.adopt`)."""
         async with Worker(self.store, self.definitions, observers) as worker:
-            worker.adopt(run_ids, created)
+            worker.adopt(run_ids, created, definitions)
             await worker.wait(run_ids)
             return [_result(worker.drivers[r].machine) for r in run_ids]
 
@@ -182,9 +178,13 @@ class Service:
         max_concurrency: int | None = None,
         observers: Sequence[Observer] = (),
     ) -> RunResult:
-        """Create a run and execute it to the end."""
-        created = self._create(workflow, [inputs or {}], max_concurrency, announced=False)
-        return (await self._execute([created[0].run_id], observers, created))[0]
+        """Create a run and execute it to the end.
+
+        The run is stored with its first starts, in one transaction: its id reaches no
+        one before, so it need not exist apart from them.
+        """
+        created, definitions = self._create(workflow, [inputs or {}], max_concurrency)
+        return (await self._execute([created[0].run_id], observers, created, definitions))[0]
 
     async def run_many(
         self,
@@ -194,9 +194,11 @@ class Service:
         max_concurrency: int | None = None,
         observers: Sequence[Observer] = (),
     ) -> list[RunResult]:
-        """Create one run per inputs mapping and execute them all concurrently."""
-        created = self._create(workflow, inputs, max_concurrency, announced=False)
-        return await self._execute([entry.run_id for entry in created], observers, created)
+        """Create one run per inputs mapping and execute them all concurrently (stored with
+        their first starts, as in `run`)."""
+        created, definitions = self._create(workflow, inputs, max_concurrency)
+        run_ids = [entry.run_id for entry in created]
+        return await self._execute(run_ids, observers, created, definitions)
 
     async def recover(self, observers: Sequence[Observer] = ()) -> list[RunResult]:
         """Continue every unfinished run that no live worker owns (paused runs stay paused)."""

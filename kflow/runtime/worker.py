@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from kflow.engine import events as ev
@@ -85,13 +85,20 @@ class Worker:
 
     # -- taking runs ------------------------------------------------------
 
-    def adopt(self, run_ids: Sequence[str], created: Sequence[Entry] = ()) -> list[RunDriver]:
+    def adopt(
+        self,
+        run_ids: Sequence[str],
+        created: Sequence[Entry] = (),
+        definitions: Mapping[str, bytes] | None = None,
+    ) -> list[RunDriver]:
         """Take over runs from the store and start driving them.
 
         A run left running by a process that died gets `RunRecovered`: its
         interrupted attempts run again, finished steps are never repeated. `created`
-        are the first entries of runs this process has just created: those runs'
-        journals are not read back (their leases are still taken, expecting no holder).
+        are the first entries of runs this process has just made and not stored yet,
+        with the specs they refer to (`definitions`, by digest): they commit with those
+        runs' first starts, in one transaction, before any action runs (their leases are
+        taken first, expecting no holder).
         """
         now = time.time()
         # Decoded, not the event itself: a run must see its inputs as a replay will (a
@@ -116,6 +123,8 @@ class Worker:
                 "it is executing it now"
             )
         self._released.difference_update(taken)
+        if created:
+            self._journal.add_runs(created, definitions or {})
         adopted = []
         # Plans and run states live as long as their runs: keep the garbage collector
         # from scanning them again and again (see `kflow.runtime.freeze`).
@@ -132,9 +141,10 @@ class Worker:
         # the first results, when one run is adopted (`kflow run`, `Service.run`): the
         # run shows as started ~1 ms sooner for one small commit. A batch of runs waits
         # to share that commit (an early one cost 1,000 runs x 5 ~5%), except in `full`,
-        # where the first results' fsync is long to wait for. On the loop, not in the
+        # where the first results' fsync is long to wait for, and runs not stored yet,
+        # which must be before any of their actions runs. On the loop, not in the
         # writer thread: that one would wait for the GIL behind the first actions.
-        if len(adopted) == 1 or self.store.slow_commits:
+        if len(adopted) == 1 or self.store.slow_commits or created:
             self._journal.flush_now()
         return adopted
 

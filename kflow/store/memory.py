@@ -30,8 +30,6 @@ class MemoryStore:
         self,
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
-        *,
-        carried: bool = False,
     ) -> None:
         """Append all entries (and keep the definitions), or none if one is out of sequence."""
         lengths = {run_id: len(events) for run_id, events in self.journals.items()}

@@ -75,17 +75,11 @@ class JournalStore(Protocol):
         self,
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
-        *,
-        carried: bool = False,
     ) -> None:
         """Append all entries in one transaction; durable when this returns.
 
         `definitions` are workflow specs (JSON) by digest, for new runs' `RunCreated`
-        events to refer to: stored in the same transaction, once per digest. With
-        `carried`, a store that syncs every commit to survive power loss may skip that
-        sync: the store's next commit makes this one durable with it. Only for writes
-        whose loss before then would break no promise made to a caller (runs whose ids
-        `Service.run` has not handed out yet, leases).
+        events to refer to: stored in the same transaction, once per digest.
         """
         ...
 

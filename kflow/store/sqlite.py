@@ -98,19 +98,17 @@ class SqliteStore:
         self,
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
-        *,
-        carried: bool = False,
     ) -> None:
         """Append all entries in one transaction, keeping the `runs` projection in step.
 
         A run's events share one row (`kflow.store.batches`): a row per event made
         SQLite's share of a step several times larger. `definitions` are stored in the
-        same transaction, once per digest. A `carried` commit skips the fsync of `full`.
+        same transaction, once per digest.
         """
         rows = batch_rows(entries)
         with self._lock:  # a failed commit takes the ends back before anyone appends again
             try:
-                with self._transaction("write to", carried=carried):
+                with self._transaction("write to"):
                     ends = self._in_sequence(rows)
                     if definitions:
                         self._db.executemany(_Q["insert_definition"], definitions.items())
@@ -357,8 +355,7 @@ class SqliteStore:
             # A carried write needs no fsync of its own, even in `full`: WAL commits
             # survive power loss in order, so the journal's next commit makes it durable
             # with it. A lease lost before that guarded no progress (its run is an
-            # orphan again, as it was); `Service.run` has not handed out the id of a run
-            # it created yet. Each takes one fsync (~0.5-1 ms) off a run's start.
+            # orphan again, as it was). Each takes one fsync (~0.5-1 ms) off a run's start.
             self._synchronous("NORMAL", verb)
             try:
                 yield from self._locked_transaction(verb)

@@ -1,14 +1,20 @@
-"""In `full`, a run started by `Service.run` costs one fsync: its first commit carries its creation."""
+"""A run started by `Service.run` is stored with its first starts: one transaction, one fsync."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
+from kflow.engine import events as ev
+from kflow.errors import StoreError
 from kflow.plan import load_plan
 from kflow.runtime import Service, loop
+from kflow.store import Entry, MemoryStore
 from kflow.store.sqlite import SqliteStore
+from tests.integration import steps
 from tests.unit.store.test_sqlite import synchronous_of_each_commit
 
 T = TypeVar("T")
@@ -29,12 +35,53 @@ def _traced(
 def test_service_run_creates_without_an_fsync_of_its_own(tmp_path: Path) -> None:
     result, commits, store = _traced(tmp_path, lambda s: s.run(load_plan(WORKFLOW, "t.yaml")))
     assert result.status == "succeeded"
-    # The run's creation and its lease skip the fsync; the first start's commit (at the
-    # store's FULL) makes them durable with it, before anyone could learn the run's id.
-    assert commits[:3] == ["NORMAL", "NORMAL", "store"]
+    # The lease skips the fsync; the run's creation commits with its first start (at the
+    # store's FULL), before anyone could learn the run's id or any action ran.
+    assert commits[:2] == ["NORMAL", "store"]
     assert commits[-1] == "NORMAL"  # the lease given back
-    assert set(commits[3:-1]) == {"store"}
+    assert set(commits[2:-1]) == {"store"}
     store.close()
+
+
+class _Recording(MemoryStore):
+    """A store that keeps the events of each `append`, and can fail the next one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.appends: list[list[type[ev.Event]]] = []
+        self.fail_next = False
+
+    def append(
+        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+    ) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise StoreError("disk full")
+        super().append(entries, definitions)
+        self.appends.append([type(entry.event) for entry in entries])
+
+
+def test_service_run_stores_its_runs_with_their_first_starts(tmp_path: Path) -> None:
+    store = _Recording()
+    service = Service(store)
+    results = loop.run(service.run_many(load_plan(WORKFLOW, "t.yaml"), [{}, {}]))
+    assert [r.status for r in results] == ["succeeded", "succeeded"]
+    assert store.appends[0] == [ev.RunCreated, ev.RunCreated, ev.StepStarted, ev.StepStarted]
+    assert all(ev.RunCreated not in events for events in store.appends[1:])
+    assert store.definition(service.load(load_plan(WORKFLOW, "t.yaml")).digest)
+
+
+def test_runs_whose_first_commit_fails_are_not_stored_and_run_nothing(tmp_path: Path) -> None:
+    steps.reset()
+    store = _Recording()
+    service = Service(store)
+    probe = '{id: a, action: "tests.integration.steps:probe", inputs: {seconds: 0.01}}'
+    workflow = load_plan(WORKFLOW.replace("{id: a, action: noop}", probe), "t.yaml")
+    store.fail_next = True
+    with pytest.raises(StoreError, match="disk full"):  # two runs: no early commit else
+        loop.run(service.run_many(workflow, [{}, {}]))
+    assert store.appends == [] and store.journals == {}
+    assert steps.peak == 0  # no first step's action began
 
 
 def test_service_create_is_durable_when_it_returns(tmp_path: Path) -> None:

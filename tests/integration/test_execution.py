@@ -491,13 +491,11 @@ def test_a_run_is_reported_ended_only_once_its_end_is_committed(tmp_path: Path) 
     def slow_append(
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
-        *,
-        carried: bool = False,
     ) -> None:
         time.sleep(0.05)
         if any(isinstance(entry.event, ev.RunSucceeded) for entry in entries):
             raise StoreError("disk full")
-        real_append(entries, definitions, carried=carried)
+        real_append(entries, definitions)
 
     store.append = slow_append  # type: ignore[method-assign]
     service = Service(store, KflowConfig())

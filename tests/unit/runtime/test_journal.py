@@ -36,13 +36,11 @@ class SlowDisk(MemoryStore):
         self,
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
-        *,
-        carried: bool = False,
     ) -> None:
         time.sleep(self.seconds)
         self.threads.add(threading.current_thread().name)
         self.writers.add(threading.current_thread())
-        super().append(entries, definitions, carried=carried)
+        super().append(entries, definitions)
 
 
 def _unexpected(error: BaseException) -> None:

@@ -189,20 +189,6 @@ def test_in_full_only_the_journal_waits_for_the_disk_not_the_leases(tmp_path: Pa
     store.close()
 
 
-def test_in_full_a_carried_append_skips_its_fsync_and_the_next_one_does_not(
-    tmp_path: Path,
-) -> None:
-    store = SqliteStore(tmp_path / "k.db", durability="full")
-
-    def work() -> None:
-        store.append([created("r1")], {"d": b"{}"}, carried=True)
-        store.append([entry("r1", 1, ev.RunPaused(at=2.0))])
-
-    assert synchronous_of_each_commit(store, work) == ["NORMAL", "store"]
-    assert store.definition("d") == b"{}" and len(store.read("r1")) == 2
-    store.close()
-
-
 def test_a_failed_lease_write_leaves_the_journal_at_full(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "k.db", durability="full")
     store._db.execute("PRAGMA query_only = ON")  # every write now fails
