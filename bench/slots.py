@@ -28,7 +28,8 @@ class SlotAccount:
     idle_none: float
     """Slots free while no step was ready."""
     end: float
-    """Seconds from the last step's success to the end of `execute`."""
+    """Seconds from the last step's success to the end of `execute` (on every slot, that
+    time is part of `idle_none` too)."""
 
     @classmethod
     def from_journal(

@@ -18,6 +18,7 @@ from kflow.store.protocol import Entry, JournalStore
 Callback = Callable[[Entry], None]
 """Runs once its entry is durable, with that entry."""
 _Definitions = Mapping[str, bytes] | None
+"""Workflow specs by digest to store with a batch (None: none)."""
 
 LAZY_SECONDS = 0.002
 """How long an entry that nothing waits for may stay in the buffer (see `append`)."""
@@ -104,6 +105,9 @@ class GroupCommit:
         self._scheduled = False
         self._awaited = False
         """Someone waits for what is buffered: an entry appended at once, or `hurry`."""
+        self._broken = False
+        """A commit failed and was rolled back: nothing appended after it is stored (it
+        would not follow on from what is), and the worker stops."""
         self._lazy: asyncio.TimerHandle | None = None
         self._started = False
         """A step started since the last commit (its action has not run yet)."""
@@ -152,8 +156,9 @@ class GroupCommit:
     def add_runs(self, created: Sequence[Entry], definitions: Mapping[str, bytes]) -> None:
         """Buffer the first entries of runs not stored yet, and the specs they refer to.
 
-        They commit in this tick, with whatever is appended meanwhile: `Service.run`'s
-        runs and their first starts take one transaction, before any action runs.
+        They commit with whatever is appended until the next commit, in this tick at the
+        latest. `Worker.adopt` appends the runs' first starts, then commits at once
+        (`flush_now`), so that no action of theirs runs before they are stored.
         """
         self._definitions.update(definitions)
         self._entries += created
@@ -199,7 +204,7 @@ class GroupCommit:
         # A pending lazy timer is left alone: firing on an empty buffer costs less
         # than cancelling and re-arming one timer per step.
         self._scheduled = False
-        if not self._entries or self._in_flight is not None:
+        if not self._entries or self._in_flight is not None or self._broken:
             return  # a batch in flight flushes again when it lands
         awaited = self._awaited
         entries, callbacks, definitions = self._take()
@@ -240,7 +245,7 @@ class GroupCommit:
             concurrent.futures.wait([self._in_flight])
             self._landed(self._in_flight)
         self._scheduled = False
-        if self._entries:
+        if self._entries and not self._broken:
             self._commit_here(*self._take())
 
     def close(self) -> None:
@@ -258,6 +263,7 @@ class GroupCommit:
         try:
             self._append(entries, definitions)
         except BaseException as exc:  # the batch is rolled back; nothing half-written
+            self._broken = True
             self._on_error(exc)
             return
         self._committed(entries, callbacks)
@@ -276,6 +282,7 @@ class GroupCommit:
         self._in_flight_batch = ([], [])
         error = future.exception()
         if error is not None:  # the batch is rolled back; nothing half-written
+            self._broken = True
             self._on_error(error)
             return
         self._committed(entries, callbacks)

@@ -100,6 +100,8 @@ class Worker:
         runs' first starts, in one transaction, before any action runs (their leases are
         taken first, expecting no holder).
         """
+        if created and definitions is None:
+            raise ValueError("runs created here need the definitions they refer to")
         now = time.time()
         # Decoded, not the event itself: a run must see its inputs as a replay will (a
         # tuple as a list, a date as a string), and never share the caller's objects.
@@ -123,8 +125,6 @@ class Worker:
                 "it is executing it now"
             )
         self._released.difference_update(taken)
-        if created:
-            self._journal.add_runs(created, definitions or {})
         adopted = []
         # Plans and run states live as long as their runs: keep the garbage collector
         # from scanning them again and again (see `kflow.runtime.freeze`).
@@ -135,6 +135,8 @@ class Worker:
                 orphaned = lease is not None and lease.owner != self.owner.id
                 adopted.append(self._drive(run_id, journals[run_id], orphaned))
             freeze.freeze(self)
+        if created:  # first in the journal: a run's other entries follow its creation
+            self._journal.add_runs(created, definitions or {})
         for driver in adopted:
             driver.pump()
         # The first starts commit now, before the actions run, rather than lazily with
@@ -146,6 +148,9 @@ class Worker:
         # writer thread: that one would wait for the GIL behind the first actions.
         if len(adopted) == 1 or self.store.slow_commits or created:
             self._journal.flush_now()
+        if created and self._failure is not None:
+            # Those runs were never stored: leases on them would be left pointing at nothing.
+            self._release([entry.run_id for entry in created])
         return adopted
 
     def _drive(self, run_id: str, events: list[ev.AnyEvent], orphaned: bool) -> RunDriver:

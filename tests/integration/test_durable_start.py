@@ -61,7 +61,7 @@ class _Recording(MemoryStore):
         self.appends.append([type(entry.event) for entry in entries])
 
 
-def test_service_run_stores_its_runs_with_their_first_starts(tmp_path: Path) -> None:
+def test_service_run_stores_its_runs_with_their_first_starts() -> None:
     store = _Recording()
     service = Service(store)
     results = loop.run(service.run_many(load_plan(WORKFLOW, "t.yaml"), [{}, {}]))
@@ -71,16 +71,18 @@ def test_service_run_stores_its_runs_with_their_first_starts(tmp_path: Path) -> 
     assert store.definition(service.load(load_plan(WORKFLOW, "t.yaml")).digest)
 
 
-def test_runs_whose_first_commit_fails_are_not_stored_and_run_nothing(tmp_path: Path) -> None:
+def test_runs_whose_first_commit_fails_are_not_stored_and_run_nothing() -> None:
     steps.reset()
     store = _Recording()
     service = Service(store)
     probe = '{id: a, action: "tests.integration.steps:probe", inputs: {seconds: 0.01}}'
     workflow = load_plan(WORKFLOW.replace("{id: a, action: noop}", probe), "t.yaml")
     store.fail_next = True
-    with pytest.raises(StoreError, match="disk full"):  # two runs: no early commit else
+    # Two runs: one alone would be committed at once anyway (`len(adopted) == 1`).
+    with pytest.raises(StoreError, match="disk full"):
         loop.run(service.run_many(workflow, [{}, {}]))
     assert store.appends == [] and store.journals == {}
+    assert store.leases == {}  # taken before the commit, given back after it failed
     assert steps.peak == 0  # no first step's action began
 
 

@@ -268,6 +268,56 @@ def test_a_failed_commit_in_the_writer_thread_is_reported_and_runs_no_callback()
     assert len(errors) == 1
 
 
+class _Definitions(SlowDisk):
+    """A slow disk that notes the definitions each commit stored."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.stored: list[dict[str, bytes]] = []
+
+    def append(
+        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+    ) -> None:
+        super().append(entries, definitions)
+        self.stored.append(dict(definitions or {}))
+
+
+def test_new_runs_commit_with_what_follows_them_and_their_specs_once() -> None:
+    store = _Definitions()
+
+    async def scenario() -> None:
+        journal = GroupCommit(store, _unexpected, in_thread=True)  # commits in the thread
+        journal.add_runs([created("r")], {"d": b"{}"})
+        journal.append(_started(1))
+        for _ in range(20):  # the first commit, then a lazy one for the next start
+            await asyncio.sleep(0.005)
+            if len(store.batches) == 1:
+                journal.append(_started(2), lazy=True)
+        journal.close()
+
+    asyncio.run(scenario())
+    assert store.batches == [2, 1]
+    assert store.stored == [{"d": b"{}"}, {}]
+
+
+def test_after_a_failed_commit_nothing_appended_later_is_stored() -> None:
+    store = MemoryStore()
+    errors: list[BaseException] = []
+
+    async def scenario() -> None:
+        journal = GroupCommit(store, errors.append)
+        journal.append(created("r"))
+        journal.append(created("r"))  # seq 0 twice: this batch fails and is rolled back
+        await asyncio.sleep(0.001)
+        journal.append(created("q"))  # would follow on from nothing the store holds
+        await asyncio.sleep(0.001)
+        journal.flush_now()
+
+    asyncio.run(scenario())
+    assert len(errors) == 1
+    assert store.journals == {}
+
+
 async def _committed_run(store: MemoryStore) -> GroupCommit:
     """A group commit whose store holds run "r" (one commit)."""
     journal = GroupCommit(store, _unexpected)

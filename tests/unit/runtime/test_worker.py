@@ -14,7 +14,7 @@ from kflow.plan import load_plan
 from kflow.runtime import Service
 from kflow.runtime.worker import Worker
 from kflow.store import MemoryStore
-from kflow.store.protocol import Lease
+from kflow.store.protocol import Entry, Lease
 
 WORKFLOW = """
 steps:
@@ -180,3 +180,17 @@ def test_a_run_made_by_service_run_sees_its_inputs_as_a_replay_would() -> None:
     asyncio.run(scenario())
     assert seen[:2] == [[1, 2], {"1": "a"}]  # as JSON has them
     assert given == {"x": [1, 2]}  # the caller's list was not the step's
+
+
+def test_runs_created_here_cannot_be_adopted_without_their_definitions() -> None:
+    created = ev.RunCreated(
+        at=1.0, run_id="r", workflow_id="w", version="1", digest="d", inputs={}, max_concurrency=1
+    )
+    entry = Entry("r", 0, created, ev.encode(created))
+
+    async def scenario() -> None:
+        async with Worker(MemoryStore()) as worker:
+            worker.adopt(["r"], [entry])
+
+    with pytest.raises(ValueError, match="runs created here need the definitions"):
+        asyncio.run(scenario())
