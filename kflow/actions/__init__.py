@@ -2,46 +2,8 @@
 
 from __future__ import annotations
 
-from kflow.actions.agents import ENTRY_POINT_GROUP, AgentRegistry
-from kflow.actions.base import (
-    Action,
-    InlineAction,
-    StepContext,
-    TimerAction,
-    bind_context,
-    current_step,
-)
-from kflow.actions.builtin import echo, noop, sleep
-from kflow.actions.classify import Classified, classify
-from kflow.actions.config import FILE_NAME, KflowConfig, load_config
-from kflow.actions.python import PythonAction, import_callable, import_object
-from kflow.actions.resolver import KINDS, ActionResolver
-from kflow.actions.shell import ShellAction
-from kflow.actions.shell_inputs import ShellRequest, parse_request
+import lazy_loader
 
-__all__ = [
-    "ENTRY_POINT_GROUP",
-    "FILE_NAME",
-    "KINDS",
-    "Action",
-    "ActionResolver",
-    "AgentRegistry",
-    "Classified",
-    "InlineAction",
-    "KflowConfig",
-    "PythonAction",
-    "ShellAction",
-    "ShellRequest",
-    "StepContext",
-    "TimerAction",
-    "bind_context",
-    "classify",
-    "current_step",
-    "echo",
-    "import_callable",
-    "import_object",
-    "load_config",
-    "noop",
-    "parse_request",
-    "sleep",
-]
+# The exports (declared in __init__.pyi) load on first use, so importing one module of
+# this package does not import all the others: the CLI starts without what it won't use.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

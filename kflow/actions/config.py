@@ -61,6 +61,14 @@ def load_config(path: Path | None = None, search_dirs: Sequence[Path] = ()) -> K
     return _parse(path, data)
 
 
+def find_config(workflow: object, path: Path | None = None) -> KflowConfig:
+    """`path` if given, else `kflow.toml` in the working directory or beside a workflow file."""
+    dirs = [Path.cwd()]
+    if isinstance(workflow, str | Path):
+        dirs.append(Path(workflow).resolve().parent)
+    return load_config(path, dirs)
+
+
 def _parse(path: Path, data: Mapping[str, Any]) -> KflowConfig:
     problems: list[str] = []
     _unknown_keys(data, _SECTIONS, "", problems)

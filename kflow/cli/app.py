@@ -8,25 +8,23 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from kflow.actions import KflowConfig
-from kflow.cli import render
 from kflow.cli.errors import exit_with, fail
-from kflow.cli.progress import BarProgress, LineProgress
 from kflow.errors import KflowError, SpecError, StoreError
-from kflow.plan import load_plan, mermaid
-from kflow.runtime import RunResult, Service, loop
-from kflow.runtime.checks import check_workflow
-from kflow.runtime.definitions import find_config
-from kflow.spec.inputs import parse_cli_inputs
-from kflow.spec.schema import json_schema
-from kflow.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from kflow.actions import KflowConfig
+    from kflow.cli.progress import BarProgress, LineProgress
+    from kflow.runtime import RunResult, Service
+    from kflow.store.sqlite import SqliteStore
+
+# Each command imports what it uses when it runs: `kflow --help` or `kflow runs` would
+# otherwise load the workflow language, the engine and pydantic first (~0.5 s).
 
 app = typer.Typer(
     name="kflow",
@@ -51,10 +49,14 @@ class Cli:
     # soft_wrap: a line of output stays one line in a pipe, whatever its length.
     console: Console = field(default_factory=lambda: Console(soft_wrap=True))
     err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+    _store: SqliteStore | None = None
+    _config: KflowConfig | None = None
     _service: Service | None = None
 
     def config(self, workflow: Path | None = None) -> KflowConfig:
         """The config file in force: --config, else kflow.toml in cwd or beside the workflow."""
+        from kflow.actions import find_config
+
         return find_config(workflow, self.config_path)
 
     def command_prefix(self, service: Service) -> str:
@@ -64,10 +66,16 @@ class Cli:
             return "kflow"
         return f"kflow --db {shlex.quote(str(location))}"
 
-    def service(self, workflow: Path | None = None, *, create: bool = False) -> Service:
-        """The runtime service on the chosen database (made only if `create`)."""
-        if self._service is None:
-            config = self.config(workflow)
+    def store(self, workflow: Path | None = None, *, create: bool = False) -> SqliteStore:
+        """The journal on the chosen database (made only if `create`).
+
+        Commands that only read it (`runs`, `history`) use it without the runtime, which
+        would load the workflow language and pydantic first.
+        """
+        from kflow.store.sqlite import SqliteStore
+
+        if self._store is None:
+            config = self._config = self.config(workflow)
             db = self.db or Path(str(config.engine.get("db", "kflow.db")))
             if not create and not db.exists():
                 fail(
@@ -75,8 +83,16 @@ class Cli:
                     "stored them; point at that file with --db (or KFLOW_DB)"
                 )
             durability = str(config.engine.get("durability", "normal"))
-            store = SqliteStore(db, "full" if durability == "full" else "normal")
-            self._service = Service(store, config)
+            self._store = SqliteStore(db, "full" if durability == "full" else "normal")
+        return self._store
+
+    def service(self, workflow: Path | None = None, *, create: bool = False) -> Service:
+        """The runtime service on that journal."""
+        from kflow.runtime import Service
+
+        if self._service is None:
+            store = self.store(workflow, create=create)
+            self._service = Service(store, self._config or self.config(workflow))
         return self._service
 
 
@@ -111,6 +127,10 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run a workflow to the end, durably, showing live progress."""
+    from kflow.runtime import loop
+    from kflow.runtime.checks import check_workflow
+    from kflow.spec.inputs import parse_cli_inputs
+
     cli: Cli = ctx.obj
     given = _read_inputs_file(inputs_file) if inputs_file else {}
     given.update(parse_cli_inputs(inputs or []))
@@ -129,6 +149,8 @@ def run(
 @app.command()
 def resume(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> None:
     """Resume a paused run, or continue an interrupted one in this process."""
+    from kflow.runtime import loop
+
     cli: Cli = ctx.obj
     service = cli.service()
     full_id = service.store.resolve_id(run_id)
@@ -141,6 +163,9 @@ def resume(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> No
 @app.command()
 def recover(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Continue every unfinished run whose worker is gone (after a crash or kill -9)."""
+    from kflow.cli import render
+    from kflow.runtime import loop
+
     cli: Cli = ctx.obj
     service = cli.service()
     with _progress(cli, as_json) as observer:
@@ -157,6 +182,9 @@ def recover(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 def _execute(cli: Cli, service: Service, run_ids: list[str], as_json: bool) -> None:
+    from kflow.cli import render
+    from kflow.runtime import loop
+
     try:
         with _progress(cli, as_json) as observer:
             result = loop.run(service.execute(run_ids, [observer]))[0]
@@ -186,22 +214,18 @@ def _execute(cli: Cli, service: Service, run_ids: list[str], as_json: bool) -> N
 
 
 def _progress(cli: Cli, as_json: bool) -> BarProgress | LineProgress:
+    from kflow.cli.progress import BarProgress, LineProgress, SilentProgress
+
     if as_json:
-        return LineProgress(sys.stderr) if not cli.err.is_terminal else _Silent()
+        return LineProgress(sys.stderr) if not cli.err.is_terminal else SilentProgress()
     if cli.console.is_terminal:
         return BarProgress(cli.console)
     return LineProgress(sys.stdout)
 
 
-class _Silent(LineProgress):
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    def __call__(self, machine: Any, event: Any) -> None:
-        return None
-
-
 def _read_inputs_file(path: Path) -> dict[str, Any]:
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -230,6 +254,9 @@ def validate(
     as_json: JsonOption = False,
 ) -> None:
     """Check workflow files and list every problem with file:line:col; runs nothing."""
+    from kflow.cli import render
+    from kflow.runtime.checks import check_workflow
+
     cli: Cli = ctx.obj
     report: list[dict[str, Any]] = []
     for file in files:
@@ -253,6 +280,8 @@ def validate(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the workflow language (for editor autocompletion)."""
+    from kflow.spec.schema import json_schema
+
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
@@ -261,6 +290,8 @@ def graph(
     file: Annotated[Path, typer.Argument(help="The workflow YAML file.")],
 ) -> None:
     """Print the workflow's dependency graph as Mermaid text."""
+    from kflow.plan import load_plan, mermaid
+
     sys.stdout.write(mermaid.to_mermaid(load_plan(file)) + "\n")
 
 
@@ -277,11 +308,13 @@ def list_runs(
     as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first."""
+    from kflow.cli import render
+
     cli: Cli = ctx.obj
     known = {"running", "paused", "succeeded", "failed", "cancelled"}
     if status is not None and status not in known:
         fail(f"unknown status '{status}'; use one of {', '.join(sorted(known))}")
-    runs = cli.service().runs(status, limit)
+    runs = cli.store().list_runs(status, limit)
     if as_json:
         render.dump_json(cli.console, [dataclasses.asdict(r) for r in runs])
     else:
@@ -291,6 +324,8 @@ def list_runs(
 @app.command()
 def status(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> None:
     """Show a run's state: each step's status, attempts, duration and error."""
+    from kflow.cli import render
+
     cli: Cli = ctx.obj
     view = cli.service().status(run_id)
     if as_json:
@@ -302,8 +337,11 @@ def status(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> No
 @app.command()
 def history(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> None:
     """Show a run's journal as a timeline."""
+    from kflow.cli import render
+
     cli: Cli = ctx.obj
-    events = cli.service().history(run_id)
+    store = cli.store()
+    events = store.read(store.resolve_id(run_id))
     if as_json:
         render.dump_json(cli.console, [render.event_json(i, e) for i, e in enumerate(events)])
     else:
@@ -333,6 +371,9 @@ def pause(
 
 
 def _control(cli: Cli, run_id: str, action: str, reason: str, as_json: bool) -> None:
+    from kflow.cli import render
+    from kflow.runtime import loop
+
     service = cli.service()
     full_id = service.store.resolve_id(run_id)
     call = service.cancel if action == "cancel" else service.pause

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from kflow.engine import events as ev
-from kflow.engine.machine import RunMachine
 from kflow.engine.state import StepStatus
+
+if TYPE_CHECKING:
+    from kflow.engine.machine import RunMachine
 
 
 def describe(event: ev.AnyEvent) -> str:
@@ -126,3 +129,13 @@ class BarProgress:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._progress.stop()
+
+
+class SilentProgress(LineProgress):
+    """Reports nothing (`--json` with stderr on a terminal: the JSON says it all)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def __call__(self, machine: Any, event: Any) -> None:
+        """Ignore the event."""

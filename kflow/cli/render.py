@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,8 +13,10 @@ from rich.table import Column, Table
 
 from kflow.cli.progress import describe
 from kflow.engine import events as ev
-from kflow.runtime import RunView
-from kflow.store.protocol import RunSummary
+
+if TYPE_CHECKING:
+    from kflow.runtime import RunView
+    from kflow.store.protocol import RunSummary
 
 _STYLE = {
     "succeeded": "green",

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from kflow.engine import commands, events
-from kflow.engine.failure import Decision, decide_failure
-from kflow.engine.machine import RunMachine
-from kflow.engine.state import RunState, RunStatus, StepState, StepStatus, TaskState
+import lazy_loader
 
-__all__ = [
-    "Decision",
-    "RunMachine",
-    "RunState",
-    "RunStatus",
-    "StepState",
-    "StepStatus",
-    "TaskState",
-    "commands",
-    "decide_failure",
-    "events",
-]
+# The exports (declared in __init__.pyi) load on first use, so importing one module of
+# this package does not import all the others: the CLI starts without what it won't use.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

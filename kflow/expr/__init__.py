@@ -2,30 +2,8 @@
 
 from __future__ import annotations
 
-from kflow.expr.refs import (
-    REFERENCE,
-    Interpolation,
-    MissingValue,
-    Ref,
-    Template,
-    compile_template,
-    is_flat,
-    parse_reference,
-    references,
-    render,
-    resolve,
-)
+import lazy_loader
 
-__all__ = [
-    "REFERENCE",
-    "Interpolation",
-    "MissingValue",
-    "Ref",
-    "Template",
-    "compile_template",
-    "is_flat",
-    "parse_reference",
-    "references",
-    "render",
-    "resolve",
-]
+# The exports (declared in __init__.pyi) load on first use, so importing one module of
+# this package does not import all the others: the CLI starts without what it won't use.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

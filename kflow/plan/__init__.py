@@ -2,34 +2,8 @@
 
 from __future__ import annotations
 
-from kflow.plan.compile import compile_plan, spec_digest
-from kflow.plan.graph import critical_path, levels
-from kflow.plan.load import load_plan
-from kflow.plan.mermaid import to_mermaid
-from kflow.plan.model import (
-    BUILTIN_ACTIONS,
-    ActionKind,
-    ActionRef,
-    FanOut,
-    OutputBinding,
-    Plan,
-    PlanStep,
-    RetryPolicy,
-)
+import lazy_loader
 
-__all__ = [
-    "BUILTIN_ACTIONS",
-    "ActionKind",
-    "ActionRef",
-    "FanOut",
-    "OutputBinding",
-    "Plan",
-    "PlanStep",
-    "RetryPolicy",
-    "compile_plan",
-    "critical_path",
-    "levels",
-    "load_plan",
-    "spec_digest",
-    "to_mermaid",
-]
+# The exports (declared in __init__.pyi) load on first use, so importing one module of
+# this package does not import all the others: the CLI starts without what it won't use.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

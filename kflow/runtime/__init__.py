@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from kflow.runtime.engine import Engine
-from kflow.runtime.service import RunResult, Service, new_run_id
-from kflow.runtime.views import RunView, StepView
-from kflow.runtime.worker import Worker
+import lazy_loader
 
-__all__ = ["Engine", "RunResult", "RunView", "Service", "StepView", "Worker", "new_run_id"]
+# The exports (declared in __init__.pyi) load on first use, so importing one module of
+# this package does not import all the others: the CLI starts without what it won't use.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from kflow.actions import ActionResolver, AgentRegistry, KflowConfig, load_config
+from kflow.actions import ActionResolver, AgentRegistry, KflowConfig
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
 from kflow.plan import Plan, compile_plan
@@ -47,14 +47,6 @@ class Environment:
         for path in reversed(self.python_paths):
             if path not in sys.path and Path(path).is_dir():
                 sys.path.insert(0, path)
-
-
-def find_config(workflow: object, path: Path | None = None) -> KflowConfig:
-    """`path` if given, else `kflow.toml` in the working directory or beside a workflow file."""
-    dirs = [Path.cwd()]
-    if isinstance(workflow, str | Path):
-        dirs.append(Path(workflow).resolve().parent)
-    return load_config(path, dirs)
 
 
 class Definitions:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kflow.actions import KflowConfig
+from kflow.actions import KflowConfig, find_config
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
 from kflow.engine.state import RunState, RunStatus
 from kflow.errors import RunStateError
 from kflow.plan import Plan, compile_plan, load_plan
-from kflow.runtime.definitions import Definitions, Environment, find_config
+from kflow.runtime.definitions import Definitions, Environment
 from kflow.runtime.driver import Observer
 from kflow.runtime.leases import is_live
 from kflow.runtime.views import RunView, run_view

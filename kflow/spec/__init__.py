@@ -2,54 +2,8 @@
 
 from __future__ import annotations
 
-from kflow.spec.durations import parse_duration
-from kflow.spec.inputs import bind_inputs, parse_cli_inputs
-from kflow.spec.loader import (
-    LoadedSpec,
-    SpecReading,
-    default_id,
-    load_spec,
-    load_spec_file,
-    read_spec,
-    read_text,
-)
-from kflow.spec.models import (
-    EngineSpec,
-    ErrorHandlingSpec,
-    InputSpec,
-    MonitoringSpec,
-    OutputSpec,
-    ParallelSpec,
-    RetrySpec,
-    StepSpec,
-    WorkflowSpec,
-)
-from kflow.spec.salvage import Omitted
-from kflow.spec.schema import json_schema
-from kflow.spec.source import Location, SourceMap
+import lazy_loader
 
-__all__ = [
-    "EngineSpec",
-    "ErrorHandlingSpec",
-    "InputSpec",
-    "LoadedSpec",
-    "Location",
-    "MonitoringSpec",
-    "Omitted",
-    "OutputSpec",
-    "ParallelSpec",
-    "RetrySpec",
-    "SourceMap",
-    "SpecReading",
-    "StepSpec",
-    "WorkflowSpec",
-    "bind_inputs",
-    "default_id",
-    "json_schema",
-    "load_spec",
-    "load_spec_file",
-    "parse_cli_inputs",
-    "parse_duration",
-    "read_spec",
-    "read_text",
-]
+# The exports (declared in __init__.pyi) load on first use, so importing one module of
+# this package does not import all the others: the CLI starts without what it won't use.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

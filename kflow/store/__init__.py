@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from kflow.store.memory import MemoryStore
-from kflow.store.protocol import ControlRequest, Entry, JournalStore, Lease, RunSummary
-from kflow.store.sqlite import Durability, SqliteStore
+import lazy_loader
 
-__all__ = [
-    "ControlRequest",
-    "Durability",
-    "Entry",
-    "JournalStore",
-    "Lease",
-    "MemoryStore",
-    "RunSummary",
-    "SqliteStore",
-]
+# The exports (declared in __init__.pyi) load on first use, so importing one module of
+# this package does not import all the others: the CLI starts without what it won't use.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
