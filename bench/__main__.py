@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from bench import REPO, baseline, report, runner
+from bench import REPO, baseline, cli, report, runner
 from bench.workloads import REGISTRY, select
 from kflow.store.sqlite import Durability
 
@@ -62,7 +62,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(default: one after another in this process)",
     )
     parser.add_argument(
-        "--no-startup", action="store_true", help="skip timing `kflow --help` in a subprocess"
+        "--no-startup",
+        action="store_true",
+        help="skip timing the `kflow` command's start-up in new processes",
     )
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -105,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(result)
             if not args.json:
                 print(f"  {workload.name}: {result.seconds:.3f} s", file=sys.stderr, flush=True)
-    startup = None if args.no_startup else runner.startup_seconds(1 if args.quick else args.repeat)
+    startup = None if args.no_startup else cli.startup_seconds(1 if args.quick else args.repeat)
     rep = report.Report(
         machine=info,
         baseline=floor,

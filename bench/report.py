@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import REPO
+from bench import REPO, cli
 from bench.baseline import Baseline
 from bench.runner import Result
 from bench.table import notes, table
@@ -79,7 +79,8 @@ class Report:
     durability: str
     repeat: int
     quick: bool
-    startup: float | None
+    startup: dict[str, float] | None
+    """Seconds of each timed `kflow` command in a new process (`bench.cli`)."""
     processes: bool = False
 
 
@@ -100,7 +101,7 @@ def text(rep: Report) -> str:
         f"FULL {floor.full_grouped_ms:.4f} ms/row",
     ]
     if rep.startup is not None:
-        lines.append(f"start-up: `kflow --help` takes {rep.startup:.3f} s")
+        lines.append(cli.describe(rep.startup))
     lines += ["", table(rep.results, label)]
     details = notes(rep.results)
     if details:

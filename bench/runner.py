@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,25 +89,3 @@ def run_workload(
         commit_ms=commit_ms,
         metrics=metrics,
     )
-
-
-def startup_seconds(repeat: int) -> float | None:
-    """The median wall time of `kflow --help` in a new process, or None if not installed.
-
-    Timed with bytecode caching on, after one run that writes the caches: as a user's
-    install starts (pip compiles at install time). With `PYTHONDONTWRITEBYTECODE` set,
-    as in some sandboxes, an editable install compiles kflow's source at every start
-    (~0.2 s more here), which says nothing about kflow.
-    """
-    kflow = Path(sys.executable).with_name("kflow")
-    command = str(kflow) if kflow.exists() else shutil.which("kflow")
-    if command is None:
-        return None
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([command, "--help"], check=True, capture_output=True, env=env)
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([command, "--help"], check=True, capture_output=True, env=env)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
