@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from kflow.expr import Ref, Template
-
-if TYPE_CHECKING:  # the plan holds spec objects; the engine runs without loading pydantic
-    from kflow.spec.models import InputSpec, OnFailure, WorkflowSpec
+from kflow.spec.models import InputSpec, OnFailure, WorkflowSpec
 
 ActionKind = Literal["agent", "python", "shell", "sleep", "echo", "noop"]
 BUILTIN_ACTIONS: frozenset[str] = frozenset({"shell", "sleep", "echo", "noop"})
