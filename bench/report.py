@@ -142,6 +142,6 @@ def as_json(rep: Report) -> dict[str, Any]:
         "quick": rep.quick,
         "processes": rep.processes,
         "raw_commit_ms": asdict(rep.baseline),
-        "startup_seconds": rep.startup,
+        "cli_startup_seconds": rep.startup,
         "workloads": workloads,
     }
