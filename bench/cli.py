@@ -48,7 +48,7 @@ def startup_seconds(repeat: int) -> dict[str, float] | None:
         workflow = home / "three.yaml"
         workflow.write_text(THREE_STEPS, encoding="utf-8")
         journal = home / "runs.db"
-        first_run = [command, "--db", journal, "run", workflow]
+        first_run: list[str | Path] = [command, "--db", journal, "run", workflow]
         subprocess.run(first_run, check=True, capture_output=True, env=env, cwd=home)
 
         def fresh_run() -> list[str | Path]:
