@@ -92,7 +92,8 @@ class Cli:
 
         if self._service is None:
             store = self.store(workflow, create=create)
-            self._service = Service(store, self._config or self.config(workflow))
+            assert self._config is not None  # the store's config, read as it was opened
+            self._service = Service(store, self._config)
         return self._service
 
 
@@ -309,12 +310,13 @@ def list_runs(
 ) -> None:
     """List runs, newest first."""
     from kflow.cli import render
+    from kflow.runtime import queries
 
     cli: Cli = ctx.obj
     known = {"running", "paused", "succeeded", "failed", "cancelled"}
     if status is not None and status not in known:
         fail(f"unknown status '{status}'; use one of {', '.join(sorted(known))}")
-    runs = cli.store().list_runs(status, limit)
+    runs = queries.runs(cli.store(), status, limit)
     if as_json:
         render.dump_json(cli.console, [dataclasses.asdict(r) for r in runs])
     else:
@@ -338,10 +340,10 @@ def status(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> No
 def history(ctx: typer.Context, run_id: RunId, as_json: JsonOption = False) -> None:
     """Show a run's journal as a timeline."""
     from kflow.cli import render
+    from kflow.runtime import queries
 
     cli: Cli = ctx.obj
-    store = cli.store()
-    events = store.read(store.resolve_id(run_id))
+    events = queries.history(cli.store(), run_id)
     if as_json:
         render.dump_json(cli.console, [render.event_json(i, e) for i, e in enumerate(events)])
     else:

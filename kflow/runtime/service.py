@@ -20,6 +20,7 @@ from kflow.engine.machine import RunMachine
 from kflow.engine.state import RunState, RunStatus
 from kflow.errors import RunStateError
 from kflow.plan import Plan, compile_plan, load_plan
+from kflow.runtime import queries
 from kflow.runtime.definitions import Definitions, Environment
 from kflow.runtime.driver import Observer
 from kflow.runtime.leases import is_live
@@ -288,11 +289,11 @@ class Service:
 
     def history(self, run_id: str) -> list[ev.AnyEvent]:
         """The run's journal, in order."""
-        return self.store.read(self.store.resolve_id(run_id))
+        return queries.history(self.store, run_id)
 
     def runs(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
         """Runs, newest first."""
-        return self.store.list_runs(status, limit)
+        return queries.runs(self.store, status, limit)
 
 
 def new_run_id() -> str:
