@@ -57,37 +57,72 @@ def simulate(dag: Dag, slots: int, keys: Sequence[Key]) -> float:
     return now
 
 
-def simulate_serial(dag: Dag, slots: int, keys: Sequence[Key], per_completion: float) -> float:
+def simulate_serial(
+    dag: Dag,
+    slots: int,
+    keys: Sequence[Key],
+    per_completion: float,
+    commit_seconds: float = 0.0,
+) -> float:
     """The makespan when one server handles completions in deadline order, `per_completion`
     seconds each, and a freed slot's next task starts when its completion is handled.
 
     A model of one event loop: with `per_completion` 0 this is `simulate`. A step's loop
     CPU enters a makespan through it, and steeply once completions bunch up.
+
+    With `commit_seconds`, the durability rule too: a result readies its dependents only
+    once a commit carrying it has landed. One writer commits at a time; a commit takes
+    whatever results wait when it begins (kflow's group commit, at its quickest).
     """
     waiting, dependents = graph(dag)
     ready = [(keys[i], i) for i, count in enumerate(waiting) if count == 0]
     heapq.heapify(ready)
-    timers: list[tuple[float, int]] = []
-    free, handled = slots, 0.0
+    # Events in time order: (when, 0, task) a task's timer is due; (when, 1, -1) a commit lands.
+    due: list[tuple[float, int, int]] = []
+    free, handled, end = slots, 0.0, 0.0
+    waiting_commit: list[int] = []
+    committing: list[int] = []
+    writer_busy = False
 
     def fill(now: float) -> None:
         nonlocal free
         while ready and free:
             _, i = heapq.heappop(ready)
             free -= 1
-            heapq.heappush(timers, (now + dag.tasks[i].seconds, i))
+            heapq.heappush(due, (now + dag.tasks[i].seconds, 0, i))
+
+    def release(done: list[int]) -> None:
+        for i in done:
+            for k in dependents[i]:
+                waiting[k] -= 1
+                if waiting[k] == 0:
+                    heapq.heappush(ready, (keys[k], k))
+
+    def begin_commit(now: float) -> None:
+        nonlocal waiting_commit, committing, writer_busy
+        if waiting_commit and not writer_busy:
+            committing, waiting_commit, writer_busy = waiting_commit, [], True
+            heapq.heappush(due, (now + commit_seconds, 1, -1))
 
     fill(0.0)
-    while timers:
-        due, i = heapq.heappop(timers)
-        handled = max(handled, due) + per_completion
+    while due:
+        when, kind, i = heapq.heappop(due)
+        if kind == 1:  # a commit lands: what it carried readies its dependents
+            writer_busy = False
+            now = max(handled, when)
+            release(committing)
+            begin_commit(now)
+            fill(now)
+            continue
+        handled = end = max(handled, when) + per_completion
         free += 1
-        for k in dependents[i]:
-            waiting[k] -= 1
-            if waiting[k] == 0:
-                heapq.heappush(ready, (keys[k], k))
+        if commit_seconds <= 0:
+            release([i])
+        elif dependents[i]:
+            waiting_commit.append(i)
+            begin_commit(handled)
         fill(handled)
-    return handled
+    return end
 
 
 def kflow_keys(dag: Dag, spec: WorkflowSpec | None = None) -> list[Key]:
@@ -134,14 +169,18 @@ def simulated(
 
 def describe(dag: Dag, slots: int) -> dict[str, Any]:
     """A DAG's size, shape and bounds, with the simulated makespans (for `bench.dags`),
-    also with 0.05-0.11 ms of loop time per completion (`simulate_serial`)."""
+    also with 0.05-0.11 ms of loop time per completion, and with commits of 0.5 and
+    1.25 ms that each result must wait for (`simulate_serial`)."""
     keys = kflow_keys(dag)
+    bound = dag.lower_bound(slots)
     serial = {
-        f"sim_kflow_x_at_{ms}ms": round(
-            simulate_serial(dag, slots, keys, ms / 1000) / dag.lower_bound(slots), 4
-        )
+        f"sim_kflow_x_at_{ms}ms": round(simulate_serial(dag, slots, keys, ms / 1000) / bound, 4)
         for ms in (0.05, 0.08, 0.11)
     }
+    for commit_ms in (0.5, 1.25):
+        for ms in (0.0, 0.08, 0.11):
+            seconds = simulate_serial(dag, slots, keys, ms / 1000, commit_ms / 1000)
+            serial[f"sim_kflow_x_at_{ms}ms_commit_{commit_ms}ms"] = round(seconds / bound, 4)
     return {
         "name": dag.name,
         "steps": len(dag.tasks),

@@ -81,6 +81,27 @@ def test_a_serial_cost_per_completion_delays_what_each_completion_frees() -> Non
     assert simulate_serial(big, 8, big_keys, 0.0) == pytest.approx(simulate(big, 8, big_keys))
 
 
+def test_a_result_readies_its_dependents_when_its_commit_lands() -> None:
+    dag = Dag(
+        "d",
+        [
+            Task("a", "k", 1.0),
+            Task("b", "k", 1.2),
+            Task("c", "k", 1.0, ("a",)),
+            Task("d", "k", 1.0, ("b",)),
+        ],
+    )
+    keys = seconds_keys(dag)
+    assert simulate_serial(dag, 2, keys, 0.0) == pytest.approx(2.2)
+    # a's commit runs 1.0-1.5, so c runs 1.5-2.5; b ends at 1.2 while the writer is busy:
+    # its commit runs 1.5-2.0, so d runs 2.0-3.0.
+    assert simulate_serial(dag, 2, keys, 0.0, commit_seconds=0.5) == pytest.approx(3.0)
+    big = science(1000)
+    big_keys = kflow_keys(big)
+    quick = simulate_serial(big, 8, big_keys, 0.0)
+    assert simulate_serial(big, 8, big_keys, 0.0, commit_seconds=0.002) > quick
+
+
 def test_timing_decide_wraps_and_restores() -> None:
     original = RunMachine.decide
     with timing_decide() as times:
