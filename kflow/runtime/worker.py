@@ -18,6 +18,7 @@ from kflow.runtime.definitions import Definitions
 from kflow.runtime.driver import Observer, RunDriver
 from kflow.runtime.journal import GroupCommit
 from kflow.runtime.leases import HEARTBEAT_SECONDS, Owner, is_live
+from kflow.runtime.stall import stall_watch
 from kflow.store.protocol import Entry, JournalStore
 
 _log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Worker:
     async def __aenter__(self) -> Worker:
         loop = asyncio.get_running_loop()
         self._failed: asyncio.Future[None] = loop.create_future()
+        self._ticks = stall_watch.watch()
         self._background = loop.create_task(self._housekeeping())
         return self
 
@@ -58,6 +60,12 @@ class Worker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        try:
+            await self._stop()
+        finally:
+            stall_watch.unwatch(self._ticks)  # no ticks from here on: not a stall
+
+    async def _stop(self) -> None:
         for driver in self.drivers.values():
             driver.stop()
         if self._background is not None:
@@ -217,6 +225,7 @@ class Worker:
         last_beat = time.time()
         while True:
             await asyncio.sleep(CONTROL_POLL_SECONDS)
+            self._ticks.tick()  # the loop runs: see `kflow.runtime.stall`
             try:
                 self._handle_requests()
                 if time.time() - last_beat >= HEARTBEAT_SECONDS:

@@ -219,3 +219,9 @@ def held(item: int) -> dict[str, Any]:
         held_calls += 1
     let_go.wait(10)
     return {"item": item}
+
+
+async def blocks_the_loop(seconds: float) -> dict[str, Any]:
+    """An async step that blocks instead of awaiting (the mistake the stall watch names)."""
+    time.sleep(seconds)
+    return {"slept": seconds}
