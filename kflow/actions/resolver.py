@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kflow.actions import builtin
 from kflow.actions.agents import AgentRegistry
@@ -21,46 +22,47 @@ _BUILTINS: dict[str, Callable[[], Action]] = {
 KINDS = ("agent", "python", *_BUILTINS)
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """An action, and how the runtime may run it."""
+
+    action: Action
+    timer: TimerAction | None
+    """The action if it only waits (the runtime then runs it as a loop timer)."""
+    inline: InlineAction | None
+    """The action if it can be called inline (when its `inline` says so)."""
+
+
 class ActionResolver:
     """Finds the action for each step once, then serves it from a cache."""
 
     def __init__(self, agents: AgentRegistry) -> None:
         self.agents = agents
-        self._cache: dict[tuple[str, str, str | None], Action] = {}
-        self._timers: dict[tuple[str, str, str | None], TimerAction | None] = {}
-        self._inline: dict[tuple[str, str, str | None], InlineAction | None] = {}
+        # Its kinds are sorted out once: `timer` and `inline` are asked at every start,
+        # and `isinstance` against an abstract class is not free.
+        self._found: dict[tuple[str, str, str | None], _Found] = {}
+
+    def _find(self, kind: str, target: str, method: str | None) -> _Found:
+        key = (kind, target, method)
+        found = self._found.get(key)
+        if found is None:
+            action = self._build(kind, target, method)
+            timer = action if isinstance(action, TimerAction) else None
+            inline = action if isinstance(action, InlineAction) else None
+            found = self._found[key] = _Found(action, timer, inline)
+        return found
 
     def resolve(self, kind: str, target: str, method: str | None = None) -> Action:
         """The action for `kind` ("agent", "python" or a built-in), `target` and `method`."""
-        key = (kind, target, method)
-        action = self._cache.get(key)
-        if action is None:
-            action = self._cache[key] = self._build(kind, target, method)
-        return action
+        return self._find(kind, target, method).action
 
     def timer(self, kind: str, target: str, method: str | None = None) -> TimerAction | None:
-        """The action if it only waits (the runtime then runs it as a loop timer), else None.
-
-        Cached apart from `resolve`: it is asked at every start, and `isinstance` against
-        an abstract class is not free.
-        """
-        key = (kind, target, method)
-        try:
-            return self._timers[key]
-        except KeyError:
-            action = self.resolve(kind, target, method)
-            timer = self._timers[key] = action if isinstance(action, TimerAction) else None
-            return timer
+        """The action if it only waits (the runtime then runs it as a loop timer), else None."""
+        return self._find(kind, target, method).timer
 
     def inline(self, kind: str, target: str, method: str | None = None) -> InlineAction | None:
         """The action if it can be called inline (when its `inline` says so), else None."""
-        key = (kind, target, method)
-        try:
-            return self._inline[key]
-        except KeyError:
-            action = self.resolve(kind, target, method)
-            inline = self._inline[key] = action if isinstance(action, InlineAction) else None
-            return inline
+        return self._find(kind, target, method).inline
 
     def check(self, kind: str, target: str, method: str | None = None) -> str | None:
         """Why this action cannot be resolved, or None if it can; runs no action."""
