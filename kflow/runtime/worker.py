@@ -64,6 +64,7 @@ class Worker:
             await self._stop()
         finally:
             stall_watch.unwatch(self._ticks)  # no ticks from here on: not a stall
+            self._ticks = None
 
     async def _stop(self) -> None:
         for driver in self.drivers.values():
@@ -225,7 +226,6 @@ class Worker:
         last_beat = time.time()
         while True:
             await asyncio.sleep(CONTROL_POLL_SECONDS)
-            self._ticks.tick()  # the loop runs: see `kflow.runtime.stall`
             try:
                 self._handle_requests()
                 if time.time() - last_beat >= HEARTBEAT_SECONDS:
