@@ -13,6 +13,7 @@ import pytest
 from kflow.engine import events as ev
 from kflow.errors import StoreError
 from kflow.store import SqliteStore, sql
+from kflow.store import sqlite as sqlite_store
 from kflow.store.protocol import Lease
 from tests.unit.store.test_contract import created, entry
 
@@ -126,6 +127,72 @@ def test_a_writer_with_a_stale_view_is_refused_by_the_journals_index(tmp_path: P
     with pytest.raises(StoreError, match="got event 6 where 5 was next"):
         third.append([entry("r", 6, ev.RunResumed(at=8.0))])
     for store in (first, second, third):
+        store.close()
+
+
+def _started(step: str, at: float = 2.0) -> ev.StepStarted:
+    return ev.StepStarted(at=at, step=step, attempt=1)
+
+
+def _statements(store: SqliteStore, work: Callable[[], object]) -> list[str]:
+    seen: list[str] = []
+    store._db.set_trace_callback(seen.append)
+    work()
+    store._db.set_trace_callback(None)
+    return seen
+
+
+def test_steps_of_known_runs_append_in_one_statement_its_own_transaction(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "k.db", durability="full")
+    store.append([created("r1"), created("r2")])
+
+    def steps() -> None:
+        store.append(
+            [entry("r1", 1, _started("a")), entry("r2", 1, _started("b"))]
+            + [entry("r1", 2, _started("c"))]
+        )
+
+    [statement] = _statements(store, steps)  # no BEGIN, no COMMIT
+    assert "INSERT INTO journal" in statement and statement.count("x'") == 2  # r1's 2 share
+    other = SqliteStore(tmp_path / "k.db")  # committed: another connection reads it
+    assert [type(e) for e in other.read("r1")] == [ev.RunCreated, ev.StepStarted, ev.StepStarted]
+    assert len(other.read("r2")) == 2
+    # A run made or ended, or too many rows for one statement: a transaction as before.
+    assert "BEGIN IMMEDIATE" in _statements(
+        store, lambda: store.append([entry("r1", 3, ev.RunPaused(at=3.0))])
+    )
+    store.close()
+    other.close()
+
+
+def test_too_many_rows_for_one_statement_take_a_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore(tmp_path / "k.db")
+    store.append([created("r1"), created("r2"), created("r3")])
+    monkeypatch.setattr(sqlite_store, "_ROWS_PER_STATEMENT", 2)
+    rows = [entry(r, 1, _started("a")) for r in ("r1", "r2", "r3")]
+    assert "BEGIN IMMEDIATE" in _statements(store, lambda: store.append(rows))
+    assert all(len(store.read(r)) == 2 for r in ("r1", "r2", "r3"))
+    store.close()
+
+
+def test_a_step_appended_by_a_writer_with_a_stale_view_is_refused_whole(
+    tmp_path: Path,
+) -> None:
+    first, second = SqliteStore(tmp_path / "k.db"), SqliteStore(tmp_path / "k.db")
+    first.append([created("r"), created("s")])
+    assert len(second.read("r")) == 1 and len(second.read("s")) == 1  # ends known to both
+    second.append([entry("r", 1, _started("a"))])
+    with pytest.raises(StoreError, match="another process appended to the same run"):
+        first.append([entry("s", 1, _started("b")), entry("r", 1, _started("c"))])
+    assert len(first.read("s")) == 1  # nothing of the refused statement, s's row neither
+    first.append([entry("s", 1, _started("b")), entry("r", 2, _started("c"))])
+    steps = [e.step for e in first.read("r") if isinstance(e, ev.StepStarted)]
+    assert steps == ["a", "c"]
+    for store in (first, second):
         store.close()
 
 

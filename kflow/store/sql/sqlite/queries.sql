@@ -1,6 +1,7 @@
 -- name: append_batch
 -- Append a run's events from one commit; a row must start where the run's last row ends
 -- (the store checks, `kflow.store.sequence`), so two writers cannot both extend a run.
+-- For several rows in one statement the store repeats the last line's tuple.
 INSERT INTO journal (run_id, seq, count, body) VALUES (?, ?, ?, ?)
 
 -- name: run_ends
