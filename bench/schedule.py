@@ -71,8 +71,10 @@ def simulate_serial(
     CPU enters a makespan through it, and steeply once completions bunch up.
 
     With `commit_seconds`, the durability rule too: a result readies its dependents only
-    once a commit carrying it has landed. One writer commits at a time; a commit takes
-    whatever results wait when it begins (kflow's group commit, at its quickest).
+    once a commit carrying it has landed, and the run ends when its last result has. One
+    writer commits at a time; a commit takes every result handled by the time it begins
+    (kflow's group commit at its quickest: it begins once the completions due so far are
+    handled, or when the commit before it lands).
     """
     waiting, dependents = graph(dag)
     ready = [(keys[i], i) for i, count in enumerate(waiting) if count == 0]
@@ -110,17 +112,20 @@ def simulate_serial(
         if kind == 1:  # a commit lands: what it carried readies its dependents
             writer_busy = False
             now = max(handled, when)
+            end = max(end, now)
             release(committing)
             begin_commit(now)
             fill(now)
             continue
-        handled = end = max(handled, when) + per_completion
+        handled = max(handled, when) + per_completion
+        end = max(end, handled)
         free += 1
         if commit_seconds <= 0:
             release([i])
-        elif dependents[i]:
+        else:
             waiting_commit.append(i)
-            begin_commit(handled)
+            if not (due and due[0][1] == 0 and due[0][0] <= handled):
+                begin_commit(handled)  # the completions due by now are handled: commit them
         fill(handled)
     return end
 

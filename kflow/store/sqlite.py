@@ -116,7 +116,7 @@ class SqliteStore:
                     ends = self._in_sequence(rows)
                     if definitions:
                         self._db.executemany(_Q["insert_definition"], definitions.items())
-                    self._db.executemany(_Q["append_batch"], rows)
+                    self._insert_rows(rows)
                     created, statuses = _projection(entries)
                     if created:
                         self._db.executemany(_Q["insert_run"], created)
@@ -129,9 +129,11 @@ class SqliteStore:
 
     def _rows_alone(self, entries: Sequence[Entry], rows: list[Row]) -> bool:
         """Whether `rows` are the whole append: no run made or ended (`runs` stays as it
-        is), every run's end known (nothing to read first), and few enough for one
-        statement."""
-        if len(rows) > _ROWS_PER_STATEMENT or self._lowered or self._ends.unknown(rows):
+        is), every run's end known (nothing to read first), few enough for one statement,
+        and the connection at its own synchronous level, outside any transaction."""
+        if len(rows) > _ROWS_PER_STATEMENT or self._lowered or self._db.in_transaction:
+            return False
+        if self._ends.unknown(rows):
             return False
         return not any(type(entry.event) in _PROJECTED for entry in entries)
 
@@ -145,12 +147,19 @@ class SqliteStore:
         """
         try:
             ends = self._ends.check(rows, {})
-            self._db.execute(_rows_statement(len(rows)), [v for row in rows for v in row])
+            self._insert_rows(rows)
         except (OutOfSequence, sqlite3.Error) as exc:
             self._ends.forget(row[0] for row in rows)
             raise self._error(exc, "write to") from exc
         self._checkpointer.committed()
         self._ends.advance(ends)
+
+    def _insert_rows(self, rows: list[Row]) -> None:
+        """Insert rows `_ROWS_PER_STATEMENT` at a time (one call into SQLite each, not one
+        per row as `executemany` makes)."""
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[start : start + _ROWS_PER_STATEMENT]
+            self._db.execute(_rows_statement(len(chunk)), [v for row in chunk for v in row])
 
     def _in_sequence(self, rows: list[Row]) -> dict[str, int]:
         """The runs' ends after `rows`, or StoreError if one would not start at its run's
@@ -449,8 +458,9 @@ class SqliteStore:
         return StoreError(f"cannot {verb} the database {self.path}: {text}; {hint}")
 
 
-_ROWS_PER_STATEMENT = 1000
-"""Most rows one INSERT appends (4 parameters each; SQLite allows 32,766 at most)."""
+_ROWS_PER_STATEMENT = 32
+"""Most rows one INSERT appends: 4 parameters each, well within SQLite's limit (999
+before 3.32), and no more distinct statements than the connection's cache keeps well."""
 
 
 @functools.cache

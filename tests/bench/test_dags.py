@@ -94,12 +94,29 @@ def test_a_result_readies_its_dependents_when_its_commit_lands() -> None:
     keys = seconds_keys(dag)
     assert simulate_serial(dag, 2, keys, 0.0) == pytest.approx(2.2)
     # a's commit runs 1.0-1.5, so c runs 1.5-2.5; b ends at 1.2 while the writer is busy:
-    # its commit runs 1.5-2.0, so d runs 2.0-3.0.
-    assert simulate_serial(dag, 2, keys, 0.0, commit_seconds=0.5) == pytest.approx(3.0)
+    # its commit runs 1.5-2.0, so d runs 2.0-3.0. c's commit runs 2.5-3.0, d's 3.0-3.5.
+    assert simulate_serial(dag, 2, keys, 0.0, commit_seconds=0.5) == pytest.approx(3.5)
+    alone = Dag("one", [Task("a", "k", 1.0)])  # the run ends when its last result is stored
+    assert simulate_serial(alone, 1, seconds_keys(alone), 0.0, 0.5) == pytest.approx(1.5)
     big = science(1000)
     big_keys = kflow_keys(big)
     quick = simulate_serial(big, 8, big_keys, 0.0)
     assert simulate_serial(big, 8, big_keys, 0.0, commit_seconds=0.002) > quick
+
+
+def test_results_due_together_share_a_commit() -> None:
+    dag = Dag(
+        "d",
+        [
+            Task("a", "k", 1.0),
+            Task("b", "k", 1.0),
+            Task("c", "k", 1.0, ("a",)),
+            Task("d", "k", 1.0, ("b",)),
+        ],
+    )
+    # a and b end at 1.0 and share the commit of 1.0-1.5: c and d run 1.5-2.5, and
+    # their results share the commit of 2.5-3.0.
+    assert simulate_serial(dag, 2, seconds_keys(dag), 0.0, 0.5) == pytest.approx(3.0)
 
 
 def test_timing_decide_wraps_and_restores() -> None:

@@ -156,9 +156,12 @@ def test_steps_of_known_runs_append_in_one_statement_its_own_transaction(
 
     [statement] = _statements(store, steps)  # no BEGIN, no COMMIT
     assert "INSERT INTO journal" in statement and statement.count("x'") == 2  # r1's 2 share
+    # The store knows the ends this reached: the next append is one statement too.
+    [statement] = _statements(store, lambda: store.append([entry("r2", 2, _started("d"))]))
+    assert "INSERT INTO journal" in statement
     other = SqliteStore(tmp_path / "k.db")  # committed: another connection reads it
     assert [type(e) for e in other.read("r1")] == [ev.RunCreated, ev.StepStarted, ev.StepStarted]
-    assert len(other.read("r2")) == 2
+    assert len(other.read("r2")) == 3
     # A run made or ended, or too many rows for one statement: a transaction as before.
     assert "BEGIN IMMEDIATE" in _statements(
         store, lambda: store.append([entry("r1", 3, ev.RunPaused(at=3.0))])
@@ -176,6 +179,23 @@ def test_too_many_rows_for_one_statement_take_a_transaction(
     rows = [entry(r, 1, _started("a")) for r in ("r1", "r2", "r3")]
     assert "BEGIN IMMEDIATE" in _statements(store, lambda: store.append(rows))
     assert all(len(store.read(r)) == 2 for r in ("r1", "r2", "r3"))
+    store.close()
+
+
+def test_a_connection_below_its_level_or_in_a_transaction_takes_the_long_way(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "k.db", durability="full")
+    store.append([created("r")])
+    store._synchronous("NORMAL", "test")  # as a carried lease write that could not restore
+    statements = _statements(store, lambda: store.append([entry("r", 1, _started("a"))]))
+    assert statements[:2] == ["PRAGMA synchronous = FULL", "BEGIN IMMEDIATE"]
+    store._db.execute("BEGIN")  # left open somehow: the append must not join it quietly
+    with pytest.raises(StoreError, match="cannot start a transaction within a transaction"):
+        store.append([entry("r", 2, _started("b"))])
+    store._db.execute("ROLLBACK")
+    store.append([entry("r", 2, _started("b"))])  # its end read again: in sequence
+    assert len(store.read("r")) == 3
     store.close()
 
 
@@ -218,14 +238,20 @@ def test_the_journal_uses_wal_and_the_chosen_synchronous_level(tmp_path: Path) -
 def synchronous_of_each_commit(store: SqliteStore, work: Callable[[], object]) -> list[str]:
     """Run `work`, tracing the store's statements: the synchronous level each transaction
     it committed ran at ("store" if left at the store's own)."""
-    level, commits = "store", []
+    level, commits, open_transaction = "store", [], False
 
     def trace(statement: str) -> None:
-        nonlocal level
+        nonlocal level, open_transaction
         if statement.startswith("PRAGMA synchronous = "):
             level = "store" if statement.endswith("FULL") else statement.rsplit(" ", 1)[1]
-        elif statement == "COMMIT":
-            commits.append(level)
+        elif statement.startswith("BEGIN"):
+            open_transaction = True
+        elif statement in ("COMMIT", "ROLLBACK"):
+            open_transaction = False
+            if statement == "COMMIT":
+                commits.append(level)
+        elif "INSERT INTO journal" in statement and not open_transaction:
+            commits.append(level)  # one statement, its own transaction
 
     store._db.set_trace_callback(trace)
     work()
