@@ -38,8 +38,8 @@ class ActionResolver:
 
     def __init__(self, agents: AgentRegistry) -> None:
         self.agents = agents
-        # Its kinds are sorted out once: `timer` and `inline` are asked at every start,
-        # and `isinstance` against an abstract class is not free.
+        # How each action may run is worked out once: `timer` and `inline` are asked at
+        # every start, and `isinstance` against an abstract class is not free.
         self._found: dict[tuple[str, str, str | None], _Found] = {}
 
     def _find(self, kind: str, target: str, method: str | None) -> _Found:

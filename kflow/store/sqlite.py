@@ -146,11 +146,14 @@ class SqliteStore:
         every step waiting for it wait too.
         """
         try:
-            ends = self._ends.check(rows, {})
-            self._insert_rows(rows)
-        except (OutOfSequence, sqlite3.Error) as exc:
+            ends = self._in_sequence(rows)  # the ends are known: this reads nothing
+            try:
+                self._insert_rows(rows)
+            except sqlite3.Error as exc:
+                raise self._error(exc, "write to") from exc
+        except BaseException:
             self._ends.forget(row[0] for row in rows)
-            raise self._error(exc, "write to") from exc
+            raise
         self._checkpointer.committed()
         self._ends.advance(ends)
 

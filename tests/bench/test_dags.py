@@ -81,16 +81,14 @@ def test_a_serial_cost_per_completion_delays_what_each_completion_frees() -> Non
     assert simulate_serial(big, 8, big_keys, 0.0) == pytest.approx(simulate(big, 8, big_keys))
 
 
+def _two_chains(b_seconds: float) -> Dag:
+    """a -> c and b -> d, every task 1 s but b."""
+    tasks = [Task("a", "k", 1.0), Task("b", "k", b_seconds)]
+    return Dag("d", [*tasks, Task("c", "k", 1.0, ("a",)), Task("d", "k", 1.0, ("b",))])
+
+
 def test_a_result_readies_its_dependents_when_its_commit_lands() -> None:
-    dag = Dag(
-        "d",
-        [
-            Task("a", "k", 1.0),
-            Task("b", "k", 1.2),
-            Task("c", "k", 1.0, ("a",)),
-            Task("d", "k", 1.0, ("b",)),
-        ],
-    )
+    dag = _two_chains(1.2)
     keys = seconds_keys(dag)
     assert simulate_serial(dag, 2, keys, 0.0) == pytest.approx(2.2)
     # a's commit runs 1.0-1.5, so c runs 1.5-2.5; b ends at 1.2 while the writer is busy:
@@ -105,15 +103,7 @@ def test_a_result_readies_its_dependents_when_its_commit_lands() -> None:
 
 
 def test_results_due_together_share_a_commit() -> None:
-    dag = Dag(
-        "d",
-        [
-            Task("a", "k", 1.0),
-            Task("b", "k", 1.0),
-            Task("c", "k", 1.0, ("a",)),
-            Task("d", "k", 1.0, ("b",)),
-        ],
-    )
+    dag = _two_chains(1.0)
     # a and b end at 1.0 and share the commit of 1.0-1.5: c and d run 1.5-2.5, and
     # their results share the commit of 2.5-3.0.
     assert simulate_serial(dag, 2, seconds_keys(dag), 0.0, 0.5) == pytest.approx(3.0)

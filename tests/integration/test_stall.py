@@ -15,6 +15,13 @@ from kflow.runtime.stall import stall_watch
 S = "tests.integration.steps"
 
 
+def _run(service: Service, *steps: str) -> None:
+    """Run a workflow of these steps (flow mappings) to its success."""
+    plan = load_plan("steps:\n" + "".join(f"  - {step}\n" for step in steps), "stall.yaml")
+    result = asyncio.run(service.run(plan))
+    assert result.ok, result.error
+
+
 @pytest.fixture(autouse=True)
 def _quick_watch(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(stall_watch, "stall_seconds", 0.6)  # the loop ticks every 0.2 s
@@ -24,15 +31,7 @@ def _quick_watch(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixtu
 def test_an_async_step_that_blocks_the_loop_is_reported_with_where_it_blocks(
     service: Service, caplog: pytest.LogCaptureFixture
 ) -> None:
-    plan = load_plan(
-        f"""
-steps:
-  - {{id: nap, action: "{S}:blocks_the_loop", inputs: {{seconds: 1.5}}}}
-""",
-        "stall.yaml",
-    )
-    result = asyncio.run(service.run(plan))
-    assert result.ok, result.error
+    _run(service, f'{{id: nap, action: "{S}:blocks_the_loop", inputs: {{seconds: 1.5}}}}')
     warnings = [r.getMessage() for r in caplog.records]
     blocked = [m for m in warnings if "has not run for" in m]
     assert len(blocked) == 1, warnings
@@ -44,14 +43,9 @@ steps:
 def test_a_step_that_awaits_is_not_reported(
     service: Service, caplog: pytest.LogCaptureFixture
 ) -> None:
-    plan = load_plan(
-        f"""
-steps:
-  - {{id: nap, action: "{S}:probe", inputs: {{seconds: 1.5}}}}
-  - {{id: sleep, action: sleep, inputs: {{seconds: 0.5}}, depends_on: [nap]}}
-""",
-        "waits.yaml",
+    _run(
+        service,
+        f'{{id: nap, action: "{S}:probe", inputs: {{seconds: 1.5}}}}',
+        "{id: sleep, action: sleep, inputs: {seconds: 0.5}, depends_on: [nap]}",
     )
-    result = asyncio.run(service.run(plan))
-    assert result.ok, result.error
     assert caplog.records == []
