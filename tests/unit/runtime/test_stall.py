@@ -34,6 +34,15 @@ def _messages(caplog: pytest.LogCaptureFixture, part: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if part in r.getMessage()]
 
 
+def logged_eventually(caplog: pytest.LogCaptureFixture, part: str) -> list[str]:
+    """The messages holding `part`, once there is one (or after 3 s): the watching thread
+    logs after it lets go of its lock, which may be after the watched loop has moved on."""
+    deadline = time.monotonic() + 3
+    while not (found := _messages(caplog, part)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return found
+
+
 @pytest.fixture(autouse=True)
 def _warnings(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="kflow.runtime.stall")
@@ -52,6 +61,7 @@ def test_a_step_blocking_the_loop_is_named_while_it_blocks_then_its_return(
         watch.unwatch(ticks)
 
     _on_a_loop_thread(main, "fake-loop")
+    logged_eventually(caplog, "runs again")
     blocked = [r for r in caplog.records if "has not run for" in r.getMessage()]
     assert len(blocked) == 1
     message = blocked[0].getMessage()
@@ -94,7 +104,7 @@ def test_a_loop_busy_with_kflows_own_work_is_reported_as_such(
         watch.unwatch(ticks)
 
     _on_a_loop_thread(main, "busy-loop")
-    [message] = _messages(caplog, "has not run for")
+    [message] = logged_eventually(caplog, "has not run for")
     assert "busy with kflow's own work" in message and "spread them over workers" in message
     assert "@kflow.in_thread" not in message
 
