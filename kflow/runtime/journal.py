@@ -10,15 +10,24 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from kflow.actions.placement import thread_work
 from kflow.runtime.loop import quiet_for
-from kflow.store.protocol import Entry, JournalStore
+from kflow.store.protocol import Entry, JournalStore, Lease
 
 Callback = Callable[[Entry], None]
 """Runs once its entry is durable, with that entry."""
-_Definitions = Mapping[str, bytes] | None
-"""Workflow specs by digest to store with a batch (None: none)."""
+
+
+@dataclass
+class _NewRuns:
+    """What runs stored with a batch bring along (see `GroupCommit.add_runs`)."""
+
+    definitions: dict[str, bytes] = field(default_factory=dict)
+    """Workflow specs by digest."""
+    leases: list[Lease] = field(default_factory=list)
+
 
 LAZY_SECONDS = 0.002
 """How long an entry that nothing waits for may stay in the buffer (see `append`)."""
@@ -100,8 +109,8 @@ class GroupCommit:
         self._entries: list[Entry] = []
         self._callbacks: list[Callback | None] = []
         """One per entry, at the entry's index (None: nobody waits for that entry)."""
-        self._definitions: dict[str, bytes] = {}
-        """Workflow specs by digest, stored with the buffered entries (see `add_runs`)."""
+        self._new_runs: _NewRuns | None = None
+        """What the runs among the buffered entries bring along (see `add_runs`)."""
         self._scheduled = False
         self._awaited = False
         """Someone waits for what is buffered: an entry appended at once, or `hurry`."""
@@ -153,14 +162,22 @@ class GroupCommit:
         elif self._lazy is None:
             self._lazy = loop.call_later(LAZY_SECONDS, self._lazy_due)
 
-    def add_runs(self, created: Sequence[Entry], definitions: Mapping[str, bytes]) -> None:
-        """Buffer the first entries of runs not stored yet, and the specs they refer to.
+    def add_runs(
+        self,
+        created: Sequence[Entry],
+        definitions: Mapping[str, bytes],
+        leases: Sequence[Lease] = (),
+    ) -> None:
+        """Buffer the first entries of runs not stored yet, the specs they refer to and
+        their leases.
 
         They commit with whatever is appended until the next commit, in this tick at the
         latest. `Worker.adopt` appends the runs' first starts, then commits at once
         (`flush_now`), so that no action of theirs runs before they are stored.
         """
-        self._definitions.update(definitions)
+        new = self._new_runs = self._new_runs or _NewRuns()
+        new.definitions.update(definitions)
+        new.leases += leases
         self._entries += created
         self._callbacks += [None] * len(created)
         self._awaited = True
@@ -207,14 +224,14 @@ class GroupCommit:
         if not self._entries or self._in_flight is not None or self._broken:
             return  # a batch in flight flushes again when it lands
         awaited = self._awaited
-        entries, callbacks, definitions = self._take()
+        entries, callbacks, new_runs = self._take()
         loop = self._loop()
         if self._writer is None or (
             awaited and quiet_for(loop, ignoring=self._lazy) > 2 * self.commit_seconds
         ):
-            self._commit_here(entries, callbacks, definitions)
+            self._commit_here(entries, callbacks, new_runs)
             return
-        future = self._writer.submit(self._append_in_writer, entries, definitions)
+        future = self._writer.submit(self._append_in_writer, entries, new_runs)
         self._in_flight, self._in_flight_batch = future, (entries, callbacks)
 
         def land(done: concurrent.futures.Future[None]) -> None:
@@ -223,19 +240,21 @@ class GroupCommit:
 
         future.add_done_callback(land)
 
-    def _append_in_writer(self, entries: list[Entry], definitions: _Definitions) -> None:
+    def _append_in_writer(self, entries: list[Entry], new_runs: _NewRuns | None) -> None:
         thread_work.begin()  # it may hold the GIL while a call runs on the loop
         try:
-            self._append(entries, definitions)
+            self._append(entries, new_runs)
         finally:
             thread_work.end()
 
-    def _append(self, entries: list[Entry], definitions: _Definitions) -> None:
-        if self._writer is None:  # no choice of thread to make: nothing to time
-            self.store.append(entries, definitions)
-            return
+    def _append(self, entries: list[Entry], new_runs: _NewRuns | None) -> None:
         began = time.perf_counter()
-        self.store.append(entries, definitions)
+        if new_runs is None:
+            self.store.append(entries)
+        else:
+            self.store.append(entries, new_runs.definitions or None, new_runs.leases)
+        if self._writer is None:  # no choice of thread to make: nothing to time
+            return
         took = time.perf_counter() - began
         self.commit_seconds += (took - self.commit_seconds) * _SMOOTHING
 
@@ -258,22 +277,20 @@ class GroupCommit:
             self._writer = None  # anything appended after this commits in place
 
     def _commit_here(
-        self, entries: list[Entry], callbacks: list[Callback | None], definitions: _Definitions
+        self, entries: list[Entry], callbacks: list[Callback | None], new_runs: _NewRuns | None
     ) -> None:
         try:
-            self._append(entries, definitions)
+            self._append(entries, new_runs)
         except BaseException as exc:  # the batch is rolled back; nothing half-written
             self._broken = True
             self._on_error(exc)
             return
         self._committed(entries, callbacks)
 
-    def _take(self) -> tuple[list[Entry], list[Callback | None], _Definitions]:
-        entries, callbacks, definitions = self._entries, self._callbacks, self._definitions
-        self._entries, self._callbacks, self._awaited = [], [], False
-        if definitions:
-            self._definitions = {}
-        return entries, callbacks, definitions or None
+    def _take(self) -> tuple[list[Entry], list[Callback | None], _NewRuns | None]:
+        taken = self._entries, self._callbacks, self._new_runs
+        self._entries, self._callbacks, self._awaited, self._new_runs = [], [], False, None
+        return taken
 
     def _landed(self, future: concurrent.futures.Future[None]) -> None:
         if future is not self._in_flight:

@@ -106,8 +106,7 @@ class Worker:
         interrupted attempts run again, finished steps are never repeated. `created`
         are the first entries of runs this process has just made and not stored yet,
         with the specs they refer to (`definitions`, by digest): they commit with those
-        runs' first starts, in one transaction, before any action runs (their leases are
-        taken first, expecting no holder).
+        runs' first starts and their leases, in one transaction, before any action runs.
         """
         if created and definitions is None:
             raise ValueError("runs created here need the definitions they refer to")
@@ -125,15 +124,17 @@ class Worker:
                     "control it with `kflow pause|resume|cancel`, or wait for it to finish"
                 )
         seen = {run_id: lease.owner if lease else None for run_id, lease in previous.items()}
-        taken = self.store.take_leases([self.owner.lease(r, now) for r in run_ids], seen)
-        if len(taken) < len(run_ids):
+        # A run made here takes its lease in the transaction that stores it (nobody else
+        # knows its id yet): one transaction less before its first step.
+        taken = self.store.take_leases([self.owner.lease(r, now) for r in old], seen) if old else []
+        if len(taken) < len(old):
             self.store.release(taken, self.owner.id)
-            lost = sorted(set(run_ids) - set(taken))
+            lost = sorted(set(old) - set(taken))
             raise RunStateError(
                 f"another worker took run {', '.join(map(repr, lost))} at the same moment; "
                 "it is executing it now"
             )
-        self._released.difference_update(taken)
+        self._released.difference_update(run_ids)
         adopted = []
         # Plans and run states live as long as their runs: keep the garbage collector
         # from scanning them again and again (see `kflow.runtime.freeze`).
@@ -145,7 +146,8 @@ class Worker:
                 adopted.append(self._drive(run_id, journals[run_id], orphaned))
             freeze.freeze(self)
         if created:  # first in the journal: a run's other entries follow its creation
-            self._journal.add_runs(created, definitions or {})
+            new_leases = [self.owner.lease(entry.run_id, now) for entry in created]
+            self._journal.add_runs(created, definitions or {}, new_leases)
         for driver in adopted:
             driver.pump()
         # The first starts commit now, before the actions run, rather than lazily with
@@ -157,9 +159,6 @@ class Worker:
         # writer thread: that one would wait for the GIL behind the first actions.
         if len(adopted) == 1 or self.store.slow_commits or created:
             self._journal.flush_now()
-        if created and self._failure is not None:
-            # Those runs were never stored: leases on them would be left pointing at nothing.
-            self._release([entry.run_id for entry in created])
         return adopted
 
     def _drive(self, run_id: str, events: list[ev.AnyEvent], orphaned: bool) -> RunDriver:

@@ -30,8 +30,13 @@ class MemoryStore:
         self,
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
+        leases: Sequence[Lease] = (),
     ) -> None:
-        """Append all entries (and keep the definitions), or none if one is out of sequence."""
+        """Append all entries (and keep the definitions and leases), or none if one is out
+        of sequence or a lease is held already."""
+        for lease in leases:
+            if lease.run_id in self.leases:
+                raise StoreError(f"run '{lease.run_id}' has a lease already")
         lengths = {run_id: len(events) for run_id, events in self.journals.items()}
         for entry in entries:
             expected = lengths.get(entry.run_id, 0)
@@ -45,6 +50,8 @@ class MemoryStore:
         for entry in entries:
             self.journals.setdefault(entry.run_id, []).append(ev.decode(entry.body))
             self._project(entry)
+        for lease in leases:
+            self.leases[lease.run_id] = lease
         self.batches.append(len(entries))
 
     def definition(self, digest: str) -> bytes:

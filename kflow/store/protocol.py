@@ -75,11 +75,14 @@ class JournalStore(Protocol):
         self,
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
+        leases: Sequence[Lease] = (),
     ) -> None:
         """Append all entries in one transaction; durable when this returns.
 
         `definitions` are workflow specs (JSON) by digest, for new runs' `RunCreated`
-        events to refer to: stored in the same transaction, once per digest.
+        events to refer to: stored in the same transaction, once per digest. `leases`
+        are the leases of runs this append creates (nobody can hold those yet), taken in
+        the same transaction too.
         """
         ...
 

@@ -99,6 +99,7 @@ class SqliteStore:
         self,
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
+        leases: Sequence[Lease] = (),
     ) -> None:
         """Append all entries in one transaction, keeping the `runs` projection in step.
 
@@ -108,7 +109,7 @@ class SqliteStore:
         """
         rows = batch_rows(entries)
         with self._lock:  # a failed commit takes the ends back before anyone appends again
-            if not definitions and self._rows_alone(entries, rows):
+            if not definitions and not leases and self._rows_alone(entries, rows):
                 self._append_rows(rows)
                 return
             try:
@@ -120,6 +121,8 @@ class SqliteStore:
                     created, statuses = _projection(entries)
                     if created:
                         self._db.executemany(_Q["insert_run"], created)
+                    if leases:
+                        self._db.executemany(_Q["insert_lease"], map(_lease_row, leases))
                     if statuses:
                         self._db.executemany(_Q["set_run_status"], statuses)
                     self._ends.advance(ends, _finished(entries))
@@ -471,6 +474,10 @@ def _rows_statement(count: int) -> str:
     """`append_batch` for `count` rows at once."""
     one = _Q["append_batch"]
     return one + ", (?, ?, ?, ?)" * (count - 1)
+
+
+def _lease_row(lease: Lease) -> tuple[str, str, str, int, float]:
+    return lease.run_id, lease.owner, lease.host, lease.pid, lease.heartbeat_at
 
 
 def _finished(entries: Sequence[Entry]) -> list[str]:

@@ -9,10 +9,12 @@ from typing import Any, TypeVar
 import pytest
 
 from kflow.engine import events as ev
+from kflow.engine.machine import RunMachine
 from kflow.errors import StoreError
 from kflow.plan import load_plan
-from kflow.runtime import Service, loop
+from kflow.runtime import RunResult, Service, loop
 from kflow.store import Entry, MemoryStore
+from kflow.store.protocol import Lease
 from kflow.store.sqlite import SqliteStore
 from tests.integration import steps
 from tests.unit.store.test_sqlite import synchronous_of_each_commit
@@ -32,14 +34,27 @@ def _traced(
     return returned[0], commits, store
 
 
-def test_service_run_creates_without_an_fsync_of_its_own(tmp_path: Path) -> None:
-    result, commits, store = _traced(tmp_path, lambda s: s.run(load_plan(WORKFLOW, "t.yaml")))
+def test_service_run_stores_a_run_its_lease_and_first_start_in_one_transaction(
+    tmp_path: Path,
+) -> None:
+    held: list[Lease | None] = []
+
+    def run(service: Service) -> Coroutine[Any, Any, RunResult]:
+        def observe(machine: RunMachine, event: ev.AnyEvent) -> None:
+            if not held:  # the first start is committed: the run and its lease are too
+                held.append(service.store.lease(machine.state.run_id))
+
+        return service.run(load_plan(WORKFLOW, "t.yaml"), observers=[observe])
+
+    result, commits, store = _traced(tmp_path, run)
     assert result.status == "succeeded"
-    # The lease skips the fsync; the run's creation commits with its first start (at the
-    # store's FULL), before anyone could learn the run's id or any action ran.
-    assert commits[:2] == ["NORMAL", "store"]
-    assert commits[-1] == "NORMAL"  # the lease given back
-    assert set(commits[2:-1]) == {"store"}
+    # No transaction before the one that stores the run with its lease and first start
+    # (at the store's FULL), before anyone could learn the run's id or any action ran.
+    assert commits[-1] == "NORMAL"  # the lease given back, without an fsync
+    assert set(commits[:-1]) == {"store"}
+    [lease] = held
+    assert lease is not None and lease.run_id == result.run_id
+    assert store.lease(result.run_id) is None  # given back at the end
     store.close()
 
 
@@ -49,16 +64,21 @@ class _Recording(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.appends: list[list[type[ev.Event]]] = []
+        self.lease_batches: list[list[str]] = []
         self.fail_next = False
 
     def append(
-        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+        self,
+        entries: Sequence[Entry],
+        definitions: Mapping[str, bytes] | None = None,
+        leases: Sequence[Lease] = (),
     ) -> None:
         if self.fail_next:
             self.fail_next = False
             raise StoreError("disk full")
-        super().append(entries, definitions)
+        super().append(entries, definitions, leases)
         self.appends.append([type(entry.event) for entry in entries])
+        self.lease_batches.append(sorted(lease.run_id for lease in leases))
 
 
 def test_service_run_stores_its_runs_with_their_first_starts() -> None:
@@ -67,6 +87,7 @@ def test_service_run_stores_its_runs_with_their_first_starts() -> None:
     results = loop.run(service.run_many(load_plan(WORKFLOW, "t.yaml"), [{}, {}]))
     assert [r.status for r in results] == ["succeeded", "succeeded"]
     assert store.appends[0] == [ev.RunCreated, ev.RunCreated, ev.StepStarted, ev.StepStarted]
+    assert store.lease_batches[0] == sorted(r.run_id for r in results)  # with their leases
     assert all(ev.RunCreated not in events for events in store.appends[1:])
     assert store.definition(service.load(load_plan(WORKFLOW, "t.yaml")).digest)
 
@@ -82,7 +103,7 @@ def test_runs_whose_first_commit_fails_are_not_stored_and_run_nothing() -> None:
     with pytest.raises(StoreError, match="disk full"):
         loop.run(service.run_many(workflow, [{}, {}]))
     assert store.appends == [] and store.journals == {}
-    assert store.leases == {}  # taken before the commit, given back after it failed
+    assert store.leases == {}  # taken in the commit that failed: never held
     assert steps.peak == 0  # no first step's action began
 
 

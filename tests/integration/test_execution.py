@@ -17,6 +17,7 @@ from kflow.errors import InputError, RunStateError, StoreError
 from kflow.plan import Plan, load_plan
 from kflow.runtime import Service, journal
 from kflow.store import Entry, SqliteStore
+from kflow.store.protocol import Lease
 from tests.integration import steps
 
 S = "tests.integration.steps"
@@ -491,11 +492,12 @@ def test_a_run_is_reported_ended_only_once_its_end_is_committed(tmp_path: Path) 
     def slow_append(
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
+        leases: Sequence[Lease] = (),
     ) -> None:
         time.sleep(0.05)
         if any(isinstance(entry.event, ev.RunSucceeded) for entry in entries):
             raise StoreError("disk full")
-        real_append(entries, definitions)
+        real_append(entries, definitions, leases)
 
     store.append = slow_append  # type: ignore[method-assign]
     service = Service(store, KflowConfig())

@@ -17,6 +17,7 @@ from kflow.runtime import journal as journal_module
 from kflow.runtime import loop
 from kflow.runtime.journal import GroupCommit
 from kflow.store import Entry, MemoryStore
+from kflow.store.protocol import Lease
 from tests.unit.store.test_contract import created, entry
 
 
@@ -36,11 +37,12 @@ class SlowDisk(MemoryStore):
         self,
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
+        leases: Sequence[Lease] = (),
     ) -> None:
         time.sleep(self.seconds)
         self.threads.add(threading.current_thread().name)
         self.writers.add(threading.current_thread())
-        super().append(entries, definitions)
+        super().append(entries, definitions, leases)
 
 
 def _unexpected(error: BaseException) -> None:
@@ -276,9 +278,12 @@ class _Definitions(SlowDisk):
         self.stored: list[dict[str, bytes]] = []
 
     def append(
-        self, entries: Sequence[Entry], definitions: Mapping[str, bytes] | None = None
+        self,
+        entries: Sequence[Entry],
+        definitions: Mapping[str, bytes] | None = None,
+        leases: Sequence[Lease] = (),
     ) -> None:
-        super().append(entries, definitions)
+        super().append(entries, definitions, leases)
         self.stored.append(dict(definitions or {}))
 
 

@@ -94,6 +94,20 @@ def test_a_rejected_batch_stores_no_definition(store: JournalStore) -> None:
         store.definition("e")
 
 
+def test_new_runs_are_stored_with_their_leases_or_neither(store: JournalStore) -> None:
+    mine = [Lease(r, "me", "h", 1, 1.0) for r in ("r1", "r2")]
+    store.append([created("r1"), created("r2")], {"d": b"{}"}, mine)
+    assert store.leases_of(["r1", "r2"]) == {"r1": mine[0], "r2": mine[1]}
+    with pytest.raises(StoreError):  # r1 exists: the batch, r3's lease too, is refused
+        store.append([created("r3"), created("r1")], {"d": b"{}"}, [Lease("r3", "me", "h", 1, 1.0)])
+    assert store.lease("r3") is None
+    with pytest.raises(StoreError):  # a lease held already: the run is not stored either
+        store.append([created("r4")], {"d": b"{}"}, [Lease("r1", "other", "h", 2, 2.0)])
+    assert store.lease("r1") == mine[0]
+    with pytest.raises(RunNotFound):
+        store.read("r4")
+
+
 def test_an_unknown_run_is_reported_with_what_to_do(store: JournalStore) -> None:
     with pytest.raises(RunNotFound, match="no run 'nope' in .*; list runs with `kflow runs`"):
         store.read("nope")

@@ -70,6 +70,10 @@ SELECT run_id, owner, host, pid, heartbeat_at FROM leases WHERE run_id = ?
 SELECT run_id, owner, host, pid, heartbeat_at FROM leases
 WHERE run_id IN (SELECT value FROM json_each(?))
 
+-- name: insert_lease
+-- The lease of a run stored in the same transaction: nobody can hold it yet.
+INSERT INTO leases (run_id, owner, host, pid, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+
 -- name: take_lease
 -- Take a run's lease only from the holder the caller saw (none: a NULL `seen`), so two
 -- workers that both saw it free cannot both take it: the second changes no row.
@@ -78,6 +82,10 @@ ON CONFLICT (run_id) DO UPDATE SET
     owner = excluded.owner, host = excluded.host, pid = excluded.pid,
     heartbeat_at = excluded.heartbeat_at
 WHERE leases.owner = :seen OR leases.owner = excluded.owner
+
+-- name: insert_lease
+-- The lease of a run stored in the same transaction: nobody can hold it yet.
+INSERT INTO leases (run_id, owner, host, pid, heartbeat_at) VALUES (?, ?, ?, ?, ?)
 
 -- name: take_leases
 -- The same for many runs in one statement. `?` is a JSON array of [run_id, owner, host,
