@@ -146,7 +146,8 @@ class Worker:
                 adopted.append(self._drive(run_id, journals[run_id], orphaned))
             freeze.freeze(self)
         if created:  # first in the journal: a run's other entries follow its creation
-            new_leases = [self.owner.lease(entry.run_id, now) for entry in created]
+            at = time.time()  # adopting many runs takes a while: the lease starts now
+            new_leases = [self.owner.lease(entry.run_id, at) for entry in created]
             self._journal.add_runs(created, definitions or {}, new_leases)
         for driver in adopted:
             driver.pump()

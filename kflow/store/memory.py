@@ -34,9 +34,11 @@ class MemoryStore:
     ) -> None:
         """Append all entries (and keep the definitions and leases), or none if one is out
         of sequence or a lease is held already."""
+        leased: set[str] = set()
         for lease in leases:
-            if lease.run_id in self.leases:
+            if lease.run_id in self.leases or lease.run_id in leased:
                 raise StoreError(f"run '{lease.run_id}' has a lease already")
+            leased.add(lease.run_id)
         lengths = {run_id: len(events) for run_id, events in self.journals.items()}
         for entry in entries:
             expected = lengths.get(entry.run_id, 0)

@@ -10,9 +10,15 @@ _HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
 def parse_queries(text: str) -> dict[str, str]:
-    """Split a file of `-- name: x` blocks into a name -> query mapping."""
+    """Split a file of `-- name: x` blocks into a name -> query mapping; a name given twice
+    is an error (an edit to one copy would be ignored)."""
     parts = _HEADER.split(text)
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    found: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in found:
+            raise ValueError(f"the query '{name}' is defined twice")
+        found[name] = body.strip()
+    return found
 
 
 @cache

@@ -305,6 +305,22 @@ def test_new_runs_commit_with_what_follows_them_and_their_specs_once() -> None:
     assert store.stored == [{"d": b"{}"}, {}]
 
 
+def test_new_runs_commit_with_their_leases_added_up_until_the_commit() -> None:
+    store = MemoryStore()
+
+    async def scenario() -> None:
+        journal = GroupCommit(store, _unexpected)
+        journal.add_runs([created("r")], {"d": b"{}"}, [Lease("r", "me", "h", 1, 1.0)])
+        journal.add_runs([created("q")], {"d": b"{}"}, [Lease("q", "me", "h", 1, 1.0)])
+        journal.flush_now()
+        journal.append(_started(1))  # a later batch brings no lease along
+        journal.flush_now()
+
+    asyncio.run(scenario())
+    assert store.batches == [2, 1]
+    assert sorted(store.leases) == ["q", "r"]
+
+
 def test_after_a_failed_commit_nothing_appended_later_is_stored() -> None:
     store = MemoryStore()
     errors: list[BaseException] = []

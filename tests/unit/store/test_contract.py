@@ -106,6 +106,15 @@ def test_new_runs_are_stored_with_their_leases_or_neither(store: JournalStore) -
     assert store.lease("r1") == mine[0]
     with pytest.raises(RunNotFound):
         store.read("r4")
+    twice = [Lease("r5", "me", "h", 1, 1.0)] * 2
+    with pytest.raises(StoreError):  # one run, two leases
+        store.append([created("r5")], {"d": b"{}"}, twice)
+    assert store.lease("r5") is None
+    # Entries that make no run, of a run the store knows: the lease is stored all the same.
+    started = ev.StepStarted(at=2.0, step="a", attempt=1)
+    store.append([created("r6")], {"d": b"{}"})
+    store.append([entry("r6", 1, started)], None, [Lease("r6", "me", "h", 1, 3.0)])
+    assert store.lease("r6") == Lease("r6", "me", "h", 1, 3.0)
 
 
 def test_an_unknown_run_is_reported_with_what_to_do(store: JournalStore) -> None:

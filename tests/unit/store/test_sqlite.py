@@ -382,6 +382,8 @@ def test_queries_are_all_named_and_loaded_from_the_sql_file() -> None:
     assert {"append_batch", "run_events", "take_lease", "take_leases"} <= queries.keys()
     verbs = ("SELECT", "INSERT", "UPDATE", "DELETE")
     assert all(any(verb in text for verb in verbs) for text in queries.values())
+    with pytest.raises(ValueError, match="the query 'q' is defined twice"):
+        sql.parse_queries("-- name: q\nSELECT 1\n-- name: q\nSELECT 2\n")
 
 
 def _open_each(paths: list[str], barrier: Any, errors: Any) -> None:

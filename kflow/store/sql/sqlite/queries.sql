@@ -83,10 +83,6 @@ ON CONFLICT (run_id) DO UPDATE SET
     heartbeat_at = excluded.heartbeat_at
 WHERE leases.owner = :seen OR leases.owner = excluded.owner
 
--- name: insert_lease
--- The lease of a run stored in the same transaction: nobody can hold it yet.
-INSERT INTO leases (run_id, owner, host, pid, heartbeat_at) VALUES (?, ?, ?, ?, ?)
-
 -- name: take_leases
 -- The same for many runs in one statement. `?` is a JSON array of [run_id, owner, host,
 -- pid, heartbeat_at, seen]; `get_leases` then tells which were taken. (The transaction
