@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -67,18 +67,14 @@ class _Recording(MemoryStore):
         self.lease_batches: list[list[str]] = []
         self.fail_next = False
 
-    def append(
-        self,
-        entries: Sequence[Entry],
-        definitions: Mapping[str, bytes] | None = None,
-        leases: Sequence[Lease] = (),
-    ) -> None:
+    def append(self, entries: Sequence[Entry], *args: Any, **kwargs: Any) -> None:
         if self.fail_next:
             self.fail_next = False
             raise StoreError("disk full")
-        super().append(entries, definitions, leases)
+        held = set(self.leases)
+        super().append(entries, *args, **kwargs)
         self.appends.append([type(entry.event) for entry in entries])
-        self.lease_batches.append(sorted(lease.run_id for lease in leases))
+        self.lease_batches.append(sorted(set(self.leases) - held))
 
 
 def test_service_run_stores_its_runs_with_their_first_starts() -> None:

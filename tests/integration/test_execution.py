@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,6 @@ from kflow.errors import InputError, RunStateError, StoreError
 from kflow.plan import Plan, load_plan
 from kflow.runtime import Service, journal
 from kflow.store import Entry, SqliteStore
-from kflow.store.protocol import Lease
 from tests.integration import steps
 
 S = "tests.integration.steps"
@@ -489,15 +489,11 @@ def test_a_run_is_reported_ended_only_once_its_end_is_committed(tmp_path: Path) 
     store = SqliteStore(tmp_path / "k.db", "full")
     real_append = store.append
 
-    def slow_append(
-        entries: Sequence[Entry],
-        definitions: Mapping[str, bytes] | None = None,
-        leases: Sequence[Lease] = (),
-    ) -> None:
+    def slow_append(entries: Sequence[Entry], *args: Any, **kwargs: Any) -> None:
         time.sleep(0.05)
         if any(isinstance(entry.event, ev.RunSucceeded) for entry in entries):
             raise StoreError("disk full")
-        real_append(entries, definitions, leases)
+        real_append(entries, *args, **kwargs)
 
     store.append = slow_append  # type: ignore[method-assign]
     service = Service(store, KflowConfig())

@@ -6,7 +6,6 @@ import asyncio
 import gc
 import threading
 import time
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -33,16 +32,11 @@ class SlowDisk(MemoryStore):
         self.writers: set[threading.Thread] = set()
         """The threads themselves, kept: an ended thread's ident may be reused."""
 
-    def append(
-        self,
-        entries: Sequence[Entry],
-        definitions: Mapping[str, bytes] | None = None,
-        leases: Sequence[Lease] = (),
-    ) -> None:
+    def append(self, *args: Any, **kwargs: Any) -> None:
         time.sleep(self.seconds)
         self.threads.add(threading.current_thread().name)
         self.writers.add(threading.current_thread())
-        super().append(entries, definitions, leases)
+        super().append(*args, **kwargs)
 
 
 def _unexpected(error: BaseException) -> None:
@@ -277,14 +271,10 @@ class _Definitions(SlowDisk):
         super().__init__(0.0)
         self.stored: list[dict[str, bytes]] = []
 
-    def append(
-        self,
-        entries: Sequence[Entry],
-        definitions: Mapping[str, bytes] | None = None,
-        leases: Sequence[Lease] = (),
-    ) -> None:
-        super().append(entries, definitions, leases)
-        self.stored.append(dict(definitions or {}))
+    def append(self, *args: Any, **kwargs: Any) -> None:
+        before = set(self.definitions)
+        super().append(*args, **kwargs)
+        self.stored.append({d: b for d, b in self.definitions.items() if d not in before})
 
 
 def test_new_runs_commit_with_what_follows_them_and_their_specs_once() -> None:
