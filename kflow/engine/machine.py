@@ -45,6 +45,8 @@ _SUCCEEDED, _FAILED, _SKIPPED, _CANCELLED = (
     StepStatus.CANCELLED,
 )
 
+_RUN_RUNNING = RunStatus.RUNNING
+
 MAX_INTERRUPTIONS = 3
 """A step that was running this many times when its worker died is not started again."""
 
@@ -418,7 +420,7 @@ class RunMachine:
             error = ev.ErrorInfo(kind=ErrorKind.TIMEOUT, message=message, type="RunTimeout")
             return [cmd.Record(ev.RunFailed(at=now, error=error))]
         commands: list[cmd.Command] = []
-        active = state.status is RunStatus.RUNNING and not state.failing
+        active = state.status is _RUN_RUNNING and not state.failing
         if active:
             if self._retries:
                 self._release_due_retries(now)
@@ -497,13 +499,14 @@ class RunMachine:
                 commands.append(cmd.Record(self._crash_loop_failure(step, task, now)))
                 continue
             plan_step = self.plan.steps[step.id]
-            if not _fan_out_has_room(plan_step, step):
-                task.queued = True
-                deferred.append(key)
-                continue
+            if plan_step.fan_out is not None:  # its items may have a limit of their own
+                if not _fan_out_has_room(plan_step, step):
+                    task.queued = True
+                    deferred.append(key)
+                    continue
+                step.running += 1  # counted now so later picks in this batch see it
+                started.append(step)
             commands.append(self._start(plan_step, step, task))
-            step.running += 1  # counted now so later picks in this batch see it
-            started.append(step)
             slots -= 1
         for key in deferred:
             heapq.heappush(ready, key)
@@ -650,7 +653,8 @@ def _items_failed_error(step: StepState) -> ev.ErrorInfo:
 
 
 def _fan_out_has_room(plan_step: PlanStep, step: StepState) -> bool:
-    limit = plan_step.fan_out.max_concurrency if plan_step.fan_out else None
+    assert plan_step.fan_out is not None
+    limit = plan_step.fan_out.max_concurrency
     return limit is None or step.running < limit
 
 

@@ -21,6 +21,8 @@ from kflow.runtime.journal import GroupCommit
 from kflow.store.protocol import Entry
 
 Observer = Callable[[RunMachine, ev.AnyEvent], None]
+Notify = Callable[[RunMachine, list[ev.AnyEvent]], None]
+"""Tells the observers of a run's events just committed, in order."""
 _TaskKey = tuple[str, int | None]
 _Attempt = asyncio.Future[None] | asyncio.Handle
 """An attempt under way, to cancel when the run ends (a task is a future too)."""
@@ -46,7 +48,7 @@ class RunDriver:
         machine: RunMachine,
         journal: GroupCommit,
         resolver: ActionResolver,
-        observe: Observer,
+        observe: Notify,
     ) -> None:
         self.machine = machine
         self.run_id = machine.state.run_id
@@ -61,6 +63,8 @@ class RunDriver:
         """Sequence number of this run's last committed event."""
         self._appended = self._durable
         """Sequence number of this run's last event handed to the journal."""
+        self._uncommitted: list[ev.AnyEvent] = []
+        """The events handed to the journal and not committed yet, in order."""
         self._stopped = False
         self._undecided = False
         """An event other than a start or a success was recorded since the last pump."""
@@ -101,21 +105,31 @@ class RunDriver:
 
     def record(self, event: ev.AnyEvent) -> None:
         """Fold an event into the state and append it to the journal."""
-        seq = self._appended = self.machine.state.events
-        entry = Entry(self.run_id, seq, event, ev.encode(event))
-        self.machine.apply(event)
         kind = type(event)
         lazy, starts = _APPEND_MODES.get(kind, _AT_ONCE)
         if kind not in _QUIET:
             self._undecided = True
-        self._journal.append(entry, self._on_commit, lazy=lazy, starts_attempt=starts)
+        self._append(event, lazy, starts)
         if kind in ev.TERMINAL_EVENTS:
             self._abandon_running()
 
+    def _append(self, event: ev.AnyEvent, lazy: bool, starts: bool) -> None:
+        """`record` once the event's kind is known (a start or a success: twice a step)."""
+        machine = self.machine
+        seq = self._appended = machine.state.events
+        entry = Entry(self.run_id, seq, event, ev.encode(event))
+        machine.apply(event)
+        self._uncommitted.append(event)
+        self._journal.append(entry, self._on_commit, lazy=lazy, starts_attempt=starts)
+
     def _committed(self, entry: Entry) -> None:
+        """The journal committed this run's events up to `entry` (its last in the commit)."""
         seq, event = entry.seq, entry.event
+        count = seq - self._durable
+        committed = self._uncommitted[:count]
+        del self._uncommitted[:count]
         self._durable = seq
-        self._observe(self.machine, event)
+        self._observe(self.machine, committed)
         if self.machine.state.status.finished:
             # Done once the run's end itself is durable (entries commit in order, so all
             # before it are too), not when an earlier commit lands after the end was decided.
@@ -150,7 +164,7 @@ class RunDriver:
             attempt=start.attempt,
             variant=start.variant,
         )
-        self.record(started)
+        self._append(started, True, True)
         timer = self._as_timer(start)
         attempt: _Attempt
         if timer is not None:
@@ -331,13 +345,17 @@ class RunDriver:
         if self.machine.state.status.finished:
             return
         event = self.machine.succeeded(start, result, time.time())
-        if isinstance(event, ev.StepSucceeded) and not stored_as_is:
+        if type(event) is not ev.StepSucceeded:
+            self.record(event)
+            return
+        if not stored_as_is:
             try:
                 event = _normalised(event)
             except Exception as exc:  # TypeError, OverflowError, RecursionError (a cycle), ...
                 error = _unserializable(start, exc)
-                event = self.machine.failed(start, error, None, time.time())
-        self.record(event)
+                self.record(self.machine.failed(start, error, None, time.time()))
+                return
+        self._append(event, True, False)
 
     def _failed(self, start: cmd.Start, error: ev.ErrorInfo, retry_after: float | None) -> None:
         if self.machine.state.status.finished:

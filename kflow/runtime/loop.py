@@ -55,7 +55,9 @@ class PreciseSelector(selectors.EpollSelector):
                 late = time.monotonic() - started - wait
                 sample = min(max(late, 0.0), _MAX_EARLY)
                 self.latency += (sample - self.latency) * _SMOOTHING
-        # Within the last `latency` of the wait: poll, and let the loop come back.
+                return []  # woken early, by design: the loop comes back to poll
+        # Within the last `latency` of the wait (or I/O is ready): poll, and let the loop
+        # come back.
         return super().select(0)
 
 

@@ -197,12 +197,13 @@ class Worker:
 
     # -- events, failures, housekeeping -------------------------------------
 
-    def _notify(self, machine: RunMachine, event: ev.AnyEvent) -> None:
-        if not self._observers:  # the usual case, once per event: no copy to make
+    def _notify(self, machine: RunMachine, events: list[ev.AnyEvent]) -> None:
+        if not self._observers:  # the usual case, once per commit: no copy to make
             return
         for observer in list(self._observers):
             try:
-                observer(machine, event)
+                for event in events:
+                    observer(machine, event)
             except Exception as exc:
                 # A broken observer (say, progress printed into a closed pipe) must
                 # not stop the runs: drop it and say so once.

@@ -75,6 +75,35 @@ def test_entries_of_one_tick_share_a_commit_and_callbacks_follow_it() -> None:
     assert store.batches == [2]
 
 
+def test_a_callback_runs_once_per_commit_with_the_last_of_its_entries() -> None:
+    store = MemoryStore()
+
+    async def scenario() -> list[tuple[str, int]]:
+        seen: list[tuple[str, int]] = []
+
+        def of(name: str) -> journal_module.Callback:
+            return lambda e: seen.append((name, e.seq))
+
+        journal = GroupCommit(store, _unexpected)
+        first, second = of("first"), of("second")
+        journal.append(created("r"))
+        journal.append(created("other"))
+        journal.append(_started(1), first)
+        journal.append(entry("other", 1, ev.StepStarted(at=1.0, step="x", attempt=1)), second)
+        journal.append(_started(2), first)
+        journal.append(_started(3), first)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        journal.append(_started(4), first)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return seen
+
+    # In the order of each callback's first entry; the second commit calls `first` again.
+    assert asyncio.run(scenario()) == [("first", 3), ("second", 1), ("first", 4)]
+    assert store.batches == [6, 1]
+
+
 def test_a_writer_thread_commits_while_the_loop_goes_on() -> None:
     store = SlowDisk(0.05)
 
