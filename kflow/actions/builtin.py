@@ -11,6 +11,8 @@ from kflow.errors import ErrorKind, StepFailure
 from kflow.spec.durations import parse_duration
 from kflow.spec.suggest import did_you_mean
 
+_INFINITY = math.inf
+
 
 class Sleep(TimerAction):
     """Wait `seconds` (a number, or a duration like '250ms'); return {"slept": seconds}."""
@@ -18,7 +20,7 @@ class Sleep(TimerAction):
     def seconds(self, inputs: Mapping[str, Any]) -> float:
         """The wait the inputs ask for; StepFailure(validation) if they are wrong."""
         value = inputs.get("seconds")
-        if type(value) is float and 0 <= value < math.inf and len(inputs) == 1:
+        if type(value) is float and 0 <= value < _INFINITY and len(inputs) == 1:
             return value  # the usual case, checked in one line: this runs per start
         _only(inputs, ("seconds",), "sleep")
         return _seconds(value)

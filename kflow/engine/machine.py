@@ -127,18 +127,19 @@ class RunMachine:
         return self.state.steps[step_id].tasks[index or 0]
 
     def _on_started(self, event: ev.StepStarted) -> None:
-        step = self.state.steps[event.step]
+        state = self.state
+        step = state.steps[event.step]
         task = step.tasks[event.index or 0]
         if task.status is not _RUNNING:
-            self.state.running += 1
+            state.running += 1
             step.running += 1
         task.status, task.attempt, task.variant = _RUNNING, event.attempt, event.variant
-        task.started_at = event.at
-        if self.state.started_at is None:
-            self.state.started_at = event.at
+        task.started_at = at = event.at
+        if state.started_at is None:
+            state.started_at = at
         if task.first_started_at is None:
-            task.first_started_at = event.at
-        if step.status in (_READY, _RETRYING):
+            task.first_started_at = at
+        if step.status is _READY or step.status is _RETRYING:
             step.status = _RUNNING
 
     def _on_succeeded(self, event: ev.StepSucceeded) -> None:
@@ -411,7 +412,7 @@ class RunMachine:
         state = self.state
         if state.status.finished:
             return []
-        deadline = self._deadline()
+        deadline = None if self.plan.timeout is None else self._deadline()
         if deadline is not None and now >= deadline:
             message = (
                 f"the run exceeded its timeout of {self.plan.timeout:g}s "
