@@ -389,7 +389,10 @@ class RunMachine:
     def has_free_slot_and_ready_task(self, durable: int) -> bool:
         """A cheap test of whether `decide(now, durable)` might start something now: a
         slot is free, and a task is queued or waits for an event now durable."""
-        return self.has_free_slot() and (bool(self._ready) or self.promotable(durable))
+        state = self.state  # `has_free_slot`, inlined: this runs once or twice a step
+        return state.running < state.max_concurrency and (
+            bool(self._ready) or self.promotable(durable)
+        )
 
     def awaits_commit(self, durable: int) -> bool:
         """Whether a ready task waits for an event later than `durable` to be committed."""
