@@ -21,8 +21,7 @@ from kflow.runtime.journal import GroupCommit
 from kflow.store.protocol import Entry
 
 Observer = Callable[[RunMachine, ev.AnyEvent], None]
-Notify = Callable[[RunMachine, list[ev.AnyEvent]], None]
-"""Tells the observers of a run's events just committed, in order."""
+"""Told of each event of a run once it is committed (see `Worker.observe`)."""
 _TaskKey = tuple[str, int | None]
 _Attempt = asyncio.Future[None] | asyncio.Handle
 """An attempt under way, to cancel when the run ends (a task is a future too)."""
@@ -48,13 +47,11 @@ class RunDriver:
         machine: RunMachine,
         journal: GroupCommit,
         resolver: ActionResolver,
-        observe: Notify,
     ) -> None:
         self.machine = machine
         self.run_id = machine.state.run_id
         self._journal = journal
         self._resolver = resolver
-        self._observe = observe
         self._running: dict[_TaskKey, _Attempt] = {}
         """Attempts under way: a task each, a timer for a `TimerAction` (a sleep), a queued
         callback for an action called inline, or the verdict such a call waits for."""
@@ -63,8 +60,6 @@ class RunDriver:
         """Sequence number of this run's last committed event."""
         self._appended = self._durable
         """Sequence number of this run's last event handed to the journal."""
-        self._uncommitted: list[ev.AnyEvent] = []
-        """The events handed to the journal and not committed yet, in order."""
         self._stopped = False
         self._undecided = False
         """An event other than a start or a success was recorded since the last pump."""
@@ -119,17 +114,12 @@ class RunDriver:
         seq = self._appended = machine.state.events
         entry = Entry(self.run_id, seq, event, ev.encode(event))
         machine.apply(event)
-        self._uncommitted.append(event)
         self._journal.append(entry, self._on_commit, lazy=lazy, starts_attempt=starts)
 
     def _committed(self, entry: Entry) -> None:
         """The journal committed this run's events up to `entry` (its last in the commit)."""
         seq, event = entry.seq, entry.event
-        count = seq - self._durable
-        committed = self._uncommitted[:count]
-        del self._uncommitted[:count]
         self._durable = seq
-        self._observe(self.machine, committed)
         if self.machine.state.status.finished:
             # Done once the run's end itself is durable (entries commit in order, so all
             # before it are too), not when an earlier commit lands after the end was decided.

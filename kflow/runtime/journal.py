@@ -18,7 +18,10 @@ from kflow.store.protocol import Entry, JournalStore, Lease
 
 Callback = Callable[[Entry], None]
 """Runs once its entries are durable: once per commit, with the last entry appended with
-it there (an appender's entries commit in the order they were appended)."""
+it there (an appender's entries commit in the order they were appended). Callbacks are
+told apart by identity."""
+Committed = Callable[[list[Entry]], None]
+"""Told of every entry of a commit, in order, before the commit's callbacks run."""
 
 
 @dataclass
@@ -98,9 +101,11 @@ class GroupCommit:
         on_error: Callable[[BaseException], None],
         *,
         in_thread: bool = False,
+        on_commit: Committed | None = None,
     ) -> None:
         self.store = store
         self._on_error = on_error
+        self._on_commit = on_commit
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         self._shared_writer = True
         if in_thread:
@@ -310,12 +315,18 @@ class GroupCommit:
     def _committed(self, entries: list[Entry], callbacks: list[Callback | None]) -> None:
         self.commits += 1
         failure: BaseException | None = None
+        if self._on_commit is not None:
+            try:
+                self._on_commit(entries)
+            except Exception as exc:
+                failure = exc
         # Each callback once, with its last entry: a run appends two entries a step, and a
-        # call per entry was a fifth of the journal's cost per step. Built in C: later
-        # entries overwrite earlier ones, and the order is each callback's first entry.
-        last: dict[Callback | None, Entry] = dict(zip(callbacks, entries, strict=True))
-        last.pop(None, None)
-        for callback, entry in last.items():
+        # call per entry was a fifth of the journal's cost per step. Built in C, keyed by
+        # identity: later entries overwrite earlier ones; the order is each callback's first.
+        pairs = zip(callbacks, entries, strict=True)
+        last = dict(zip(map(id, callbacks), pairs, strict=True))
+        last.pop(id(None), None)
+        for callback, entry in last.values():
             assert callback is not None
             try:
                 callback(entry)

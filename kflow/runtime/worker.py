@@ -43,7 +43,9 @@ class Worker:
         self._released: set[str] = set()
         """Runs whose leases `wait` has already given back."""
         self._observers = list(observers)
-        self._journal = GroupCommit(store, self._fatal, in_thread=store.slow_commits)
+        self._journal = GroupCommit(
+            store, self._fatal, in_thread=store.slow_commits, on_commit=self._notify
+        )
         self._failure: BaseException | None = None
         self._background: asyncio.Task[None] | None = None
 
@@ -167,7 +169,7 @@ class Worker:
         created = events[0]
         assert isinstance(created, ev.RunCreated)
         resolver = self.definitions.resolver(created)
-        driver = RunDriver(machine, self._journal, resolver, self._notify)
+        driver = RunDriver(machine, self._journal, resolver)
         self.drivers[run_id] = driver
         # Attempts recorded as running belong to a worker that is gone: they
         # must be queued again, and a left-behind lease means a crash to record.
@@ -197,13 +199,20 @@ class Worker:
 
     # -- events, failures, housekeeping -------------------------------------
 
-    def _notify(self, machine: RunMachine, events: list[ev.AnyEvent]) -> None:
+    def _notify(self, entries: list[Entry]) -> None:
+        """Tell the observers of a commit's events, in the journal's order (a run's
+        creation aside: nothing has driven it yet)."""
         if not self._observers:  # the usual case, once per commit: no copy to make
             return
+        for entry in entries:
+            driver = self.drivers.get(entry.run_id)
+            if driver is not None and type(entry.event) is not ev.RunCreated:
+                self._tell(driver.machine, entry.event)
+
+    def _tell(self, machine: RunMachine, event: ev.AnyEvent) -> None:
         for observer in list(self._observers):
             try:
-                for event in events:
-                    observer(machine, event)
+                observer(machine, event)
             except Exception as exc:
                 # A broken observer (say, progress printed into a closed pipe) must
                 # not stop the runs: drop it and say so once.

@@ -40,8 +40,8 @@ _STATUS_OF: dict[type[ev.Event], str] = {
 }
 
 _PROJECTED = frozenset({ev.RunCreated, *_STATUS_OF})
-_event_of = operator.attrgetter("event")
 """The events that change a run's row in `runs`."""
+_event_of = operator.attrgetter("event")
 _TERMINAL = frozenset(ev.TERMINAL_EVENTS)
 
 

@@ -104,6 +104,40 @@ def test_a_callback_runs_once_per_commit_with_the_last_of_its_entries() -> None:
     assert store.batches == [6, 1]
 
 
+def test_on_commit_is_told_of_every_entry_in_order_before_the_callbacks_run() -> None:
+    store = MemoryStore()
+    told: list[str] = []
+
+    class Unhashable:  # callbacks are told apart by identity, not by hash or equality
+        __hash__ = None  # type: ignore[assignment]
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __call__(self, e: Entry) -> None:
+            told.append(f"{self.name} {e.seq}")
+
+    async def scenario() -> None:
+        journal = GroupCommit(
+            store,
+            _unexpected,
+            on_commit=lambda es: told.append(" ".join(map(str, (e.seq for e in es)))),
+        )
+        journal.append(created("r"))
+        first, second = Unhashable("first"), Unhashable("second")
+        journal.append(_started(1), first)
+        journal.append(_started(2), second)
+        journal.append(_started(3), first)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert told == ["0 1 2 3", "first 3", "second 2"]
+
+
 def test_a_writer_thread_commits_while_the_loop_goes_on() -> None:
     store = SlowDisk(0.05)
 
