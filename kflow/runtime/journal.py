@@ -81,9 +81,10 @@ os.register_at_fork(after_in_child=_writers.reset)
 class GroupCommit:
     """Buffers journal entries and commits them together at the end of the loop tick.
 
-    Each appender may pass a callback that runs once its entry is durable; that is
-    where the runtime lets dependents start, so no step ever acts on a result
-    that a crash could still lose.
+    Each appender may pass a callback that runs once its entries are durable (once per
+    commit, with the last of them); that is where the runtime lets dependents start, so
+    no step ever acts on a result that a crash could still lose. `on_commit` is told of
+    every entry of each commit (the worker's observers).
 
     With `in_thread`, commits run in a writer thread of their own and the loop goes on
     meanwhile; what is appended during a commit forms the next one. That pays when a
