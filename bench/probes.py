@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import resource
 import time
 from array import array
@@ -137,3 +138,17 @@ def current_rss_mib() -> float:
     except OSError:
         pass
     return 0.0
+
+
+_PROC_STAT = Path("/proc/stat")
+
+
+def stolen_seconds() -> float | None:
+    """CPU seconds the hypervisor has taken from this machine's CPUs so far, all together
+    (the `steal` column of /proc/stat); None where there is no such column."""
+    try:
+        fields = _PROC_STAT.read_text().split("\n", 1)[0].split()
+        ticks = int(fields[8])
+    except (OSError, IndexError, ValueError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
