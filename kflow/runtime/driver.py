@@ -20,8 +20,6 @@ from kflow.errors import ErrorKind, StepFailure
 from kflow.runtime.journal import GroupCommit
 from kflow.store.protocol import Entry
 
-Observer = Callable[[RunMachine, ev.AnyEvent], None]
-"""Told of each event of a run once it is committed (see `Worker.observe`)."""
 _TaskKey = tuple[str, int | None]
 _Attempt = asyncio.Future[None] | asyncio.Handle
 """An attempt under way, to cancel when the run ends (a task is a future too)."""

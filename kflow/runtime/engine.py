@@ -9,9 +9,9 @@ from typing import Any
 from kflow.actions import KflowConfig
 from kflow.engine import events as ev
 from kflow.runtime import loop
-from kflow.runtime.driver import Observer
 from kflow.runtime.service import RunResult, Service, Workflow
 from kflow.runtime.views import RunView
+from kflow.runtime.worker import Observer
 from kflow.store.protocol import JournalStore, RunSummary
 from kflow.store.sqlite import Durability, SqliteStore
 

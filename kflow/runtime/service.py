@@ -22,10 +22,9 @@ from kflow.errors import RunStateError
 from kflow.plan import Plan, compile_plan, load_plan
 from kflow.runtime import queries
 from kflow.runtime.definitions import Definitions, Environment
-from kflow.runtime.driver import Observer
 from kflow.runtime.leases import is_live
 from kflow.runtime.views import RunView, run_view
-from kflow.runtime.worker import Worker
+from kflow.runtime.worker import Observer, Worker
 from kflow.spec.inputs import bind_inputs
 from kflow.spec.models import WorkflowSpec
 from kflow.store.protocol import Entry, JournalStore, RunSummary

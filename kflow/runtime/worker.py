@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 from kflow.engine import events as ev
@@ -15,13 +15,16 @@ from kflow.engine.state import RunStatus
 from kflow.errors import RunStateError, StoreError
 from kflow.runtime import freeze
 from kflow.runtime.definitions import Definitions
-from kflow.runtime.driver import Observer, RunDriver
+from kflow.runtime.driver import RunDriver
 from kflow.runtime.journal import GroupCommit
 from kflow.runtime.leases import HEARTBEAT_SECONDS, Owner, is_live
 from kflow.runtime.stall import stall_watch
 from kflow.store.protocol import Entry, JournalStore
 
 _log = logging.getLogger(__name__)
+
+Observer = Callable[[RunMachine, ev.AnyEvent], None]
+"""Told of each event of a run once it is committed (see `Worker.observe`)."""
 
 CONTROL_POLL_SECONDS = 0.2
 """How often the worker looks for pause/resume/cancel requests from other processes."""
