@@ -19,22 +19,35 @@ from pathlib import Path
 
 _log = logging.getLogger(__name__)
 
-COMMITS_PER_CHECKPOINT = 1000
-"""How many commits may pass before the WAL is checkpointed: about SQLite's own 1,000 pages,
-since a commit writes one page or more. More often costs fsyncs that durability `full`'s
-commits then wait behind."""
+PAGES_PER_CHECKPOINT = 1000
+"""How many pages may be written to the WAL before it is checkpointed: SQLite's own 1,000.
+Pages are estimated (`pages_written`): a commit counts one, and one more per 4 KiB it
+stores. Checkpointing more often costs fsyncs that durability `full`'s commits then wait
+behind."""
+PAGE_BYTES = 4096
+
+
+def pages_written(stored_bytes: int) -> int:
+    """A commit's pages as the checkpointer counts them: one, and one per 4 KiB stored.
+
+    A commit of a few events still writes a page or more; one of thousands (a thousand
+    runs created at once, a burst of results) writes hundreds. Counting commits alone let
+    such bursts fill the WAL to the writer's own backstop checkpoint, which held the event
+    loop for 150-200 ms.
+    """
+    return 1 + stored_bytes // PAGE_BYTES
 
 
 _LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
 
 
 class Checkpointer:
-    """A daemon thread that checkpoints the WAL after every `COMMITS_PER_CHECKPOINT` commits."""
+    """A daemon thread that checkpoints the WAL after every `PAGES_PER_CHECKPOINT` pages."""
 
     def __init__(self, path: Path, busy_timeout_ms: int) -> None:
         self._path = path.resolve()  # the thread must find the file after a chdir too
         self._busy_timeout_ms = busy_timeout_ms
-        self._commits = 0
+        self._pages = 0
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -43,14 +56,15 @@ class Checkpointer:
     @property
     def committed_since_start(self) -> bool:
         """Whether this store has committed anything (a checkpoint on close is then due)."""
-        return self._commits > 0 or self._thread is not None
+        return self._pages > 0 or self._thread is not None
 
-    def committed(self) -> None:
-        """Count a commit; wake the thread once enough have passed."""
-        self._commits += 1
-        if self._commits < COMMITS_PER_CHECKPOINT:
+    def committed(self, stored_bytes: int = 0) -> None:
+        """Count a commit that stored `stored_bytes`; wake the thread once enough pages
+        have been written since it last woke."""
+        self._pages += pages_written(stored_bytes)
+        if self._pages < PAGES_PER_CHECKPOINT:
             return
-        self._commits = 0
+        self._pages = 0
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._work, name=f"kflow-checkpoint {self._path.name}", daemon=True
@@ -69,7 +83,7 @@ class Checkpointer:
 
     def _forget_thread(self) -> None:
         # In a forked child the thread does not exist; a new one starts when needed.
-        self._thread, self._wake, self._commits = None, threading.Event(), 0
+        self._thread, self._wake, self._pages = None, threading.Event(), 0
 
     def _work(self) -> None:
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)

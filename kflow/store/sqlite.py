@@ -115,7 +115,7 @@ class SqliteStore:
                 self._append_rows(rows)
                 return
             try:
-                with self._transaction("write to"):
+                with self._transaction("write to", stored_bytes=_stored_bytes(rows)):
                     ends = self._in_sequence(rows)
                     if definitions:
                         self._db.executemany(_Q["insert_definition"], definitions.items())
@@ -160,7 +160,7 @@ class SqliteStore:
         except BaseException:
             self._ends.forget(row[0] for row in rows)
             raise
-        self._checkpointer.committed()
+        self._checkpointer.committed(_stored_bytes(rows))
         self._ends.advance(ends)
 
     def _insert_rows(self, rows: list[Row]) -> None:
@@ -390,14 +390,16 @@ class SqliteStore:
         return bool(self._db.execute("PRAGMA query_only").fetchone()[0] == 0)
 
     @contextmanager
-    def _transaction(self, verb: str, *, carried: bool = False) -> Iterator[None]:
+    def _transaction(
+        self, verb: str, *, carried: bool = False, stored_bytes: int = 0
+    ) -> Iterator[None]:
         # One connection serves every thread of the process (an Engine may execute in
         # one thread while another pauses): a transaction holds the lock throughout.
         with self._lock:
             if self._lowered:  # a carried write could not restore FULL: none without it
                 self._synchronous("FULL", verb)
             if not (carried and self.slow_commits):
-                yield from self._locked_transaction(verb)
+                yield from self._locked_transaction(verb, stored_bytes)
                 return
             # A carried write needs no fsync of its own, even in `full`: WAL commits
             # survive power loss in order, so the journal's next commit makes it durable
@@ -405,7 +407,7 @@ class SqliteStore:
             # orphan again, as it was). Each takes one fsync (~0.5-1 ms) off a run's start.
             self._synchronous("NORMAL", verb)
             try:
-                yield from self._locked_transaction(verb)
+                yield from self._locked_transaction(verb, stored_bytes)
             finally:
                 self._synchronous("FULL", verb)
 
@@ -416,7 +418,7 @@ class SqliteStore:
             raise self._error(exc, verb) from exc
         self._lowered = level != "FULL"
 
-    def _locked_transaction(self, verb: str) -> Iterator[None]:
+    def _locked_transaction(self, verb: str, stored_bytes: int = 0) -> Iterator[None]:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -435,7 +437,7 @@ class SqliteStore:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise self._error(exc, verb) from exc
-        self._checkpointer.committed()
+        self._checkpointer.committed(stored_bytes)
 
     def _query(self, name: str, params: tuple[Any, ...]) -> list[Any]:
         try:
@@ -470,6 +472,11 @@ class SqliteStore:
 _ROWS_PER_STATEMENT = 32
 """Most rows one INSERT appends: 4 parameters each, well within SQLite's limit (999
 before 3.32), and no more distinct statements than the connection's cache keeps well."""
+
+
+def _stored_bytes(rows: list[Row]) -> int:
+    """The size of the rows' bodies: what the checkpointer counts a commit's pages by."""
+    return sum(len(row[3]) for row in rows)
 
 
 @functools.cache

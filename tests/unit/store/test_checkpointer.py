@@ -11,7 +11,7 @@ import pytest
 
 from kflow.engine import events as ev
 from kflow.store import SqliteStore
-from kflow.store.checkpointer import COMMITS_PER_CHECKPOINT
+from kflow.store.checkpointer import PAGES_PER_CHECKPOINT, pages_written
 from tests.unit.store.test_contract import created, entry
 
 
@@ -34,7 +34,7 @@ def test_pages_reach_the_database_file_while_the_store_stays_open(tmp_path: Path
     try:
         before = path.stat().st_size
         store.append([created("r1")])
-        for seq in range(1, 3 * COMMITS_PER_CHECKPOINT):
+        for seq in range(1, 3 * PAGES_PER_CHECKPOINT):
             event = ev.StepStarted(at=float(seq), step=f"s{seq}", attempt=1)
             store.append([entry("r1", seq, event)])
         assert _checkpoint_threads()
@@ -46,7 +46,33 @@ def test_pages_reach_the_database_file_while_the_store_stays_open(tmp_path: Path
         store.close()
     assert not _checkpoint_threads()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 3 * COMMITS_PER_CHECKPOINT
+        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 3 * PAGES_PER_CHECKPOINT
+
+
+def test_a_few_large_commits_are_checkpointed_by_the_thread_too(tmp_path: Path) -> None:
+    # A thousand runs created at once, or a burst of results, stores hundreds of pages in
+    # one commit. Counted by commits, 40 MB of them reached the writer's own backstop
+    # checkpoint, which held the event loop for 150-200 ms.
+    path = tmp_path / "j.db"
+    store = SqliteStore(path)
+    try:
+        before = path.stat().st_size
+        store.append([created("r1")])
+        output = {"text": "x" * 100_000}  # ~25 pages a commit
+        for seq in range(1, 60):
+            event = ev.StepSucceeded(at=float(seq), step=f"s{seq}", attempt=1, output=output)
+            store.append([entry("r1", seq, event)])
+        assert _checkpoint_threads(), "no checkpoint thread after ~1,500 pages in 60 commits"
+        deadline = time.monotonic() + 10
+        while path.stat().st_size == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert path.stat().st_size > before, "no checkpoint moved the WAL into the file"
+    finally:
+        store.close()
+
+
+def test_a_commit_counts_a_page_and_one_more_per_4_kib_it_stores() -> None:
+    assert [pages_written(n) for n in (0, 4095, 4096, 100_000)] == [1, 1, 2, 25]
 
 
 def test_a_store_that_commits_little_starts_no_thread(tmp_path: Path) -> None:
@@ -85,7 +111,7 @@ def test_the_thread_finds_the_file_after_the_working_directory_changes(
         (tmp_path / "elsewhere").mkdir()
         monkeypatch.chdir(tmp_path / "elsewhere")
         store.append([created("r1")])
-        for seq in range(1, 2 * COMMITS_PER_CHECKPOINT):
+        for seq in range(1, 2 * PAGES_PER_CHECKPOINT):
             event = ev.StepStarted(at=float(seq), step=f"s{seq}", attempt=1)
             store.append([entry("r1", seq, event)])
     finally:
