@@ -8,6 +8,7 @@ scientific-workflow DAGs from `bench.dags` (a Montage and an Epigenomics side by
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.dags import Dag, science
@@ -76,12 +77,11 @@ def dag_trial(steps: int, slots: int, summary: str, scale: float = 1.0) -> Trial
         plan = compile_plan(spec)
         compile_s = time.perf_counter() - start
         with fresh_engine(db, durability) as engine:
-            run_id, began, create_s, makespan, steal = loop.run(
-                _create_then_execute(engine.service, plan)
-            )
-            events = engine.service.store.read(run_id)
+            run = loop.run(_create_then_execute(engine.service, plan))
+            events = engine.service.store.read(run.run_id)
+        makespan = run.makespan
         timers = StepTimes.from_journal(events)
-        idle = SlotAccount.from_journal(events, dag, width, began, began + makespan)
+        idle = SlotAccount.from_journal(events, dag, width, run.began, run.began + makespan)
         key = (size, width, factor)
         if key not in _REFERENCES:
             _REFERENCES[key] = _references(dag, width, spec, bare=factor == 1.0)
@@ -89,14 +89,17 @@ def dag_trial(steps: int, slots: int, summary: str, scale: float = 1.0) -> Trial
         values = {
             **_bounds(dag, width, makespan),
             "compile_s": compile_s,
-            "create_s": create_s,
+            "create_s": run.create_s,
             **_REFERENCES[key],
-            **timers.summary(began),
+            **timers.summary(run.began),
             "late_x": sum(timers.late) / (width * bound),
             **idle.summary(width, bound),
+            # The makespan rises with the loop's work per step, and the same work takes up
+            # to twice the CPU time in the VM's slow phases: this tells a slow VM apart.
+            "loop_cpu_us": run.loop_cpu_s / len(dag.tasks) * 1e6,
         }
-        if steal is not None:  # a run the VM took CPU time from is slower for it
-            values["steal_ms"] = steal * 1000
+        if run.steal_s is not None:  # a run the VM took CPU time from is slower for it
+            values["steal_ms"] = run.steal_s * 1000
         return Sample(makespan, len(dag.tasks), 1, values)
 
     trial.__doc__ = summary
@@ -113,20 +116,34 @@ def _bounds(dag: Dag, slots: int, makespan: float) -> dict[str, float]:
     }
 
 
-async def _create_then_execute(
-    service: Service, plan: Plan
-) -> tuple[str, float, float, float, float | None]:
-    """The run's id, when `execute` began (a `time.time()`), seconds to create the run,
-    seconds from the start to the end of `execute`, and CPU seconds the hypervisor took
-    meanwhile (None where the machine does not say)."""
+@dataclass(frozen=True)
+class _Execution:
+    """One run of a DAG, created then executed."""
+
+    run_id: str
+    began: float
+    """When `execute` began (a `time.time()`, as the journal's times are)."""
+    create_s: float
+    makespan: float
+    """Seconds from the start to the end of `execute`."""
+    loop_cpu_s: float
+    """CPU seconds of the event loop's thread during `execute`."""
+    steal_s: float | None
+    """CPU seconds the hypervisor took meanwhile (None where the machine does not say)."""
+
+
+async def _create_then_execute(service: Service, plan: Plan) -> _Execution:
+    """Create one run of `plan`, then execute it, timing both."""
     start = time.perf_counter()
     (run_id,) = await service.create_many(plan, [{}])
     created, began, stolen = time.perf_counter(), time.time(), stolen_seconds()
+    cpu = time.thread_time()
     results = await service.execute([run_id])
+    loop_cpu = time.thread_time() - cpu
     ended, stolen_after = time.perf_counter(), stolen_seconds()
     check(results)
     steal = None if stolen is None or stolen_after is None else stolen_after - stolen
-    return run_id, began, created - start, ended - created, steal
+    return _Execution(run_id, began, created - start, ended - created, loop_cpu, steal)
 
 
 dag_1k = workload("dag-1k", "sleep", DAG_TARGET, sleeps=True)(

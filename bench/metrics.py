@@ -57,6 +57,7 @@ _FORMATS: dict[str, str] = {
     "idle_ready_x": "slots idle while a step was ready {:.4f}x",
     "idle_none_x": "slots idle with none ready {:.4f}x",
     "end_ms": "last result to the end {:.2f} ms",
+    "loop_cpu_us": "the loop's CPU {:.0f} us per step",
     "steal_ms": "CPU time the hypervisor took meanwhile {:.0f} ms (both CPUs)",
 }
 """How each value is printed, with its unit."""

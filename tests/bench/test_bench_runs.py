@@ -44,3 +44,12 @@ def test_quick_bench_prints_a_row_per_workload(capsys: pytest.CaptureFixture[str
 def test_every_issue_workload_is_registered_with_a_target() -> None:
     for name in ("chain", "fanout", "many", "timers", "dag-1k", "dag-10k", "start", "recover"):
         assert REGISTRY[name].targets, name
+
+
+def test_a_dag_row_reports_the_loops_cpu_per_step(capsys: pytest.CaptureFixture[str]) -> None:
+    """The same run takes up to twice the CPU in the VM's slow phases: the row says how much."""
+    assert main(["--quick", "--repeat", "1", "--only", "dag-1k", "--json", "--no-startup"]) == 0
+    (dag,) = [w for w in json.loads(capsys.readouterr().out)["workloads"] if w["name"] == "dag-1k"]
+    assert 0 < dag["metrics"]["loop_cpu_us"] < 100_000
+    assert main(["--quick", "--repeat", "1", "--only", "dag-1k", "--no-startup"]) == 0
+    assert "the loop's CPU " in capsys.readouterr().out
