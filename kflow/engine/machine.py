@@ -72,6 +72,8 @@ class RunMachine:
         self._uncommitted: list[tuple[_ReadyKey, int]] = []
         """The staged tasks again, best first (entries already promoted are dropped lazily)."""
         self._retries: list[tuple[float, str, int]] = []
+        self._vacated: set[tuple[str, int | None]] = set()
+        """Attempts that ended in a success not folded yet, whose slots `vacate` freed."""
         # The roots are made ready by the run's first event, which is in the journal
         # already: they need no staging. Plain roots get their states when first looked
         # up (`StepStates`); their keys, in rank order, are a heap as they stand.
@@ -219,8 +221,11 @@ class RunMachine:
                     self._push(task)
             self.state.running -= step.running
             step.running = 0
+        self._vacated.clear()
 
     def _stop_running(self, step: StepState, task: TaskState) -> None:
+        if self._vacated:
+            self._vacated.discard((task.step, task.index))
         if task.status is _RUNNING:
             task.status = _READY
             self.state.running -= 1
@@ -246,6 +251,7 @@ class RunMachine:
                 step.status = _CANCELLED if begun else _SKIPPED
                 state.finished_steps += 1
         state.running = 0
+        self._vacated.clear()
 
     # -- graph propagation ----------------------------------------------
 
@@ -382,15 +388,31 @@ class RunMachine:
         while uncommitted and uncommitted[0][1] <= durable:
             heapq.heappop(uncommitted)
 
+    def vacate(self, step_id: str, index: int | None) -> bool:
+        """Free the slot of an attempt that succeeded, before its success is folded, if
+        the best queued task can take it and nothing the success makes ready could
+        outrank that task; return whether it did. Fold the success right after (`apply`).
+
+        The driver then starts that task first: a result's bookkeeping (its event, the
+        tasks it readies) no longer delays the next step in its slot. In the journal the
+        next step's start comes before the success, as if the two had ended in the other
+        order; replaying it may count one attempt more running than the run allows.
+        """
+        ready = self._ready
+        if not ready or ready[0] >> _ITEM_BITS >= self.plan.dependent_rank[step_id]:
+            return False
+        self._vacated.add((step_id, index))
+        return True
+
     def has_free_slot(self) -> bool:
-        """Whether fewer attempts run than the run may run at once."""
-        return self.state.running < self.state.max_concurrency
+        """Whether fewer attempts run than the run may run at once (vacated ones aside)."""
+        return self.state.running - len(self._vacated) < self.state.max_concurrency
 
     def has_free_slot_and_ready_task(self, durable: int) -> bool:
         """A cheap test of whether `decide(now, durable)` might start something now: a
         slot is free, and a task is queued or waits for an event now durable."""
         state = self.state  # `has_free_slot`, inlined: this runs once or twice a step
-        return state.running < state.max_concurrency and (
+        return state.running - len(self._vacated) < state.max_concurrency and (
             bool(self._ready) or self.promotable(durable)
         )
 
@@ -477,7 +499,7 @@ class RunMachine:
         ready, steps, ranked = self._ready, self.state.steps, self.plan.ranked
         deferred: list[_ReadyKey] = []
         started: list[StepState] = []
-        slots = self.state.max_concurrency - self.state.running
+        slots = self.state.max_concurrency - self.state.running + len(self._vacated)
         while ready and slots > 0:
             key = heapq.heappop(ready)
             step = steps[ranked[key >> _ITEM_BITS]]

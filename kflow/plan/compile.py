@@ -126,14 +126,19 @@ class _Compiler:
             for step_id in ranked
             if step_id in roots and steps[step_id].flat_inputs and not steps[step_id].fan_out
         }
+        rank = {step_id: i for i, step_id in enumerate(ranked)}
         return Plan(
             workflow_id=spec.id,
             version=spec.version,
             digest=spec_digest(spec),
             steps=steps,
             order=ordered,
-            rank={step_id: i for i, step_id in enumerate(ranked)},
+            rank=rank,
             ranked=ranked,
+            dependent_rank={
+                step_id: min((rank[d] for d in step.dependents), default=len(ranked))
+                for step_id, step in steps.items()
+            },
             waiting={step_id: len(steps[step_id].depends_on) for step_id in ordered},
             roots=roots,
             plain_roots=plain_roots,

@@ -109,6 +109,9 @@ class Plan:
     bands of 1.5%: `kflow.plan.compile.priority_band`), then `order`."""
     ranked: tuple[str, ...]
     """The step ids by rank (`ranked[rank[step_id]] == step_id`)."""
+    dependent_rank: Mapping[str, int]
+    """Each step id's best (lowest) rank among the steps that depend on it; the number of
+    steps for a step nothing depends on. Whatever its result makes ready ranks no better."""
     waiting: Mapping[str, int]
     """Each step id's number of dependencies, in `order`."""
     roots: tuple[str, ...]

@@ -343,6 +343,10 @@ class RunDriver:
                 error = _unserializable(start, exc)
                 self.record(self.machine.failed(start, error, None, time.time()))
                 return
+        if self.machine.vacate(start.step, start.index):
+            self.pump()  # the next step first: it waits for none of this result's bookkeeping
+            if self.machine.state.status.finished:
+                return  # that decision ended the run (its timeout): nothing follows its end
         self._append(event, True, False)
 
     def _failed(self, start: cmd.Start, error: ev.ErrorInfo, retry_after: float | None) -> None:

@@ -132,3 +132,37 @@ def test_a_request_is_reported_refused_only_if_the_run_ended_without_it() -> Non
         _check_applied("r", [ev.RunSucceeded(at=3.0, outputs={})], RunStatus.SUCCEEDED, "resume")
     _check_applied("r", [ev.RunCancelled(at=3.0)], RunStatus.CANCELLED, "cancel")
     _check_applied("r", [], RunStatus.PAUSED, "pause")  # still in flight: nothing to say
+
+
+def test_a_freed_slot_takes_its_next_step_before_the_result_that_freed_it_is_recorded(
+    service: Service,
+) -> None:
+    # Twelve one-step chains on two slots: no result readies anything that outranks the
+    # queued roots, so each slot's next root starts before the result is folded
+    # (`RunMachine.vacate`), and the journal shows that start before that success.
+    steps = "\n".join(
+        f"  - {{id: s{i}, action: sleep, inputs: {{seconds: 0.002}}, outputs: {{slept: slept}}}}"
+        for i in range(12)
+    )
+    workflow = plan(
+        f"engine: {{max_concurrency: 2}}\noutputs: [{{name: last, from: $steps.s11.slept}}]\n"
+        f"steps:\n{steps}"
+    )
+    result = run(service, workflow)
+    assert result.status == "succeeded"
+    assert result.outputs == {"last": 0.002}
+    events = service.store.read(result.run_id)
+    early = [
+        (first, then)
+        for first, then in zip(events, events[1:], strict=False)
+        if isinstance(first, ev.StepStarted) and isinstance(then, ev.StepSucceeded)
+    ]
+    assert early, "no start came before the success that freed its slot"
+    assert all(then.at <= first.at for first, then in early)  # when the step ended, still
+    running, most = 0, 0
+    for event in events:
+        running += isinstance(event, ev.StepStarted) - isinstance(event, ev.StepSucceeded)
+        most = max(most, running)
+    assert most == 3  # in the journal, one vacated attempt more than the two slots at most
+    successes = [e for e in events if isinstance(e, ev.StepSucceeded)]
+    assert len(successes) == 12

@@ -812,3 +812,52 @@ def test_a_free_slot_and_a_task_whose_readying_event_is_durable_mean_decide_can_
     assert machine.has_free_slot_and_ready_task(readying)  # though never moved to the queue
     (second,) = starts(machine.decide(1.0, durable=readying))
     assert second.step == "c"
+
+
+def test_a_success_frees_its_slot_early_only_for_a_queued_task_its_dependents_cannot_outrank() -> (
+    None
+):
+    plan = plan_of(
+        """
+steps:
+  - {id: a, action: noop}
+  - {id: b, action: noop, depends_on: [a]}
+  - {id: c, action: noop, depends_on: [b]}
+  - {id: leaf, action: noop}
+  - {id: other, action: noop}
+"""
+    )
+    machine = new_machine(plan, concurrency=1)
+    (first,) = starts(machine.decide(1.0))
+    assert first.step == "a"  # the longest path first
+    start(machine, first)
+    # `b`, which `a` readies, outranks `leaf`, the best queued task: the slot waits for it.
+    assert not machine.vacate("a", None)
+    assert starts(machine.decide(1.0)) == []
+    machine.apply(machine.succeeded(first, {}, 1.0))
+
+
+def test_a_vacated_slot_takes_the_next_task_before_the_success_is_folded() -> None:
+    plan = plan_of(
+        """
+steps:
+  - {id: a, action: noop}
+  - {id: b, action: noop}
+  - {id: c, action: noop}
+  - {id: after_a, action: noop, depends_on: [a]}
+"""
+    )
+    machine = new_machine(plan, concurrency=1)
+    (first,) = starts(machine.decide(1.0))
+    start(machine, first)
+    # Nothing `first` readies outranks the queued roots: its slot is freed at once.
+    assert machine.vacate(first.step, None)
+    assert machine.has_free_slot()
+    (second,) = starts(machine.decide(1.0))
+    start(machine, second)
+    assert machine.state.running == 2  # the vacated attempt is still counted running
+    assert not machine.has_free_slot()
+    machine.apply(machine.succeeded(first, {}, 1.0))
+    assert machine.state.running == 1
+    assert not machine.has_free_slot()  # the fold freed nothing twice
+    assert starts(machine.decide(1.0)) == []

@@ -58,10 +58,11 @@ def snapshot(machine: RunMachine) -> dict[str, Any]:
     }
 
 
-def check_invariants(machine: RunMachine) -> None:
+def check_invariants(machine: RunMachine, extra: int = 0) -> None:
+    """`extra`: attempts a journal may show running past the limit (see `RunMachine.vacate`)."""
     state = machine.state
     running = sum(t.status is StepStatus.RUNNING for s in state.steps.values() for t in s.tasks)
-    assert running == state.running <= state.max_concurrency
+    assert running == state.running <= state.max_concurrency + extra
     for step in state.steps.values():
         assert step.running == sum(t.status is StepStatus.RUNNING for t in step.tasks)
         if step.status is StepStatus.SUCCEEDED:
@@ -79,37 +80,54 @@ def check_invariants(machine: RunMachine) -> None:
                     ], name
 
 
+def decide_and_act(
+    machine: RunMachine,
+    running: dict[tuple[str, int | None], cmd.Start],
+    journal: list[ev.AnyEvent],
+    now: float,
+) -> float:
+    """Carry out one decision: start attempts, record events; return the time, moved on to
+    a wake-up the machine asked for."""
+    for command in machine.decide(now):
+        if isinstance(command, cmd.Start):
+            key = (command.step, command.index)
+            assert key not in running, "an attempt was started twice"
+            assert machine.task(command.step, command.index).status is not StepStatus.SUCCEEDED
+            event: ev.AnyEvent = ev.StepStarted(
+                at=now,
+                step=command.step,
+                index=command.index,
+                attempt=command.attempt,
+                variant=command.variant,
+            )
+            running[key] = command
+        elif isinstance(command, cmd.Record):
+            event = command.event
+        else:
+            now = max(now, command.at)
+            continue
+        machine.apply(event)
+        journal.append(event)
+    return now
+
+
 def run_to_end(
     machine: RunMachine,
     data: st.DataObject,
     journal: list[ev.AnyEvent],
     fail_sometimes: bool,
     kind: str = "transient",
+    vacating: bool = False,
 ) -> None:
-    """Drive the machine, completing a randomly chosen running attempt at each turn."""
+    """Drive the machine, completing a randomly chosen running attempt at each turn.
+
+    With `vacating`, a success sometimes frees its slot first and a decision starts the
+    next attempts before the success is folded, as the driver does (`RunMachine.vacate`).
+    """
     running: dict[tuple[str, int | None], cmd.Start] = {}
     now = 1.0
     for _ in range(2000):
-        for command in machine.decide(now):
-            if isinstance(command, cmd.Start):
-                key = (command.step, command.index)
-                assert key not in running, "an attempt was started twice"
-                assert machine.task(command.step, command.index).status is not StepStatus.SUCCEEDED
-                event: ev.AnyEvent = ev.StepStarted(
-                    at=now,
-                    step=command.step,
-                    index=command.index,
-                    attempt=command.attempt,
-                    variant=command.variant,
-                )
-                running[key] = command
-            elif isinstance(command, cmd.Record):
-                event = command.event
-            else:
-                now = max(now, command.at)
-                continue
-            machine.apply(event)
-            journal.append(event)
+        now = decide_and_act(machine, running, journal, now)
         check_invariants(machine)
         if machine.state.status.finished:
             return
@@ -122,6 +140,15 @@ def run_to_end(
             outcome: ev.AnyEvent = machine.failed(command, error, 0.0, now)
         else:
             outcome = machine.succeeded(command, dict(command.inputs), now)
+            vacated = (
+                vacating
+                and isinstance(outcome, ev.StepSucceeded)
+                and data.draw(st.booleans())
+                and machine.vacate(command.step, command.index)
+            )
+            if vacated:
+                now = decide_and_act(machine, running, journal, now)
+                check_invariants(machine, extra=1)
         machine.apply(outcome)
         journal.append(outcome)
     raise AssertionError("the run did not finish")
@@ -138,6 +165,20 @@ def test_any_order_of_completions_reaches_the_same_final_state(
     run_to_end(shuffled, data, [], fail_sometimes=False)
     assert snapshot(shuffled) == snapshot(reference)
     assert reference.state.status.value == "succeeded"
+
+
+@settings(max_examples=60, deadline=None)
+@given(plan=dags(continuing=True), concurrency=st.integers(1, 4), data=st.data())
+def test_slots_freed_before_their_successes_are_folded_change_no_outcome(
+    plan: Plan, concurrency: int, data: st.DataObject
+) -> None:
+    reference = new_machine(plan, concurrency=8)
+    run_to_end(reference, data, [], fail_sometimes=False)
+    vacating = new_machine(plan, concurrency=concurrency)
+    journal: list[ev.AnyEvent] = []
+    run_to_end(vacating, data, journal, fail_sometimes=False, vacating=True)
+    assert snapshot(vacating) == snapshot(reference)
+    assert_every_prefix_replays(plan, journal, vacating, concurrency=concurrency, extra=1)
 
 
 @settings(max_examples=40, deadline=None)
@@ -158,7 +199,7 @@ def test_a_crash_at_any_point_ends_like_an_uninterrupted_run(
 ) -> None:
     reference = new_machine(plan, concurrency=2)
     journal: list[ev.AnyEvent] = []
-    run_to_end(reference, data, journal, fail_sometimes=True)
+    run_to_end(reference, data, journal, fail_sometimes=True, vacating=True)
     kept = journal[: int(len(journal) * cut)]
     finished_before = {(e.step, e.index) for e in kept if isinstance(e, ev.StepSucceeded)}
     recovered = new_machine(plan, concurrency=2)
@@ -184,13 +225,23 @@ def test_a_journal_with_permanent_failures_replays_exactly_from_every_prefix(
     assert_every_prefix_replays(plan, journal, live)
 
 
-def assert_every_prefix_replays(plan: Plan, journal: list[ev.AnyEvent], live: RunMachine) -> None:
-    """Every prefix of the journal folds into a valid state; the whole folds into `live`'s."""
+def assert_every_prefix_replays(
+    plan: Plan,
+    journal: list[ev.AnyEvent],
+    live: RunMachine,
+    concurrency: int = 3,
+    extra: int = 0,
+) -> None:
+    """Every prefix of the journal folds into a valid state; the whole folds into `live`'s.
+
+    `extra`: attempts a prefix may show running past the limit (a start recorded before
+    the success that freed its slot, `RunMachine.vacate`).
+    """
     for end in range(len(journal) + 1):
-        replay = new_machine(plan, concurrency=3)
+        replay = new_machine(plan, concurrency=concurrency)
         replay.apply_all(journal[:end])
-        check_invariants(replay)
+        check_invariants(replay, extra)
         replay.decide(1.0)
-    full = new_machine(plan, concurrency=3)
+    full = new_machine(plan, concurrency=concurrency)
     full.apply_all(journal)
     assert snapshot(full) == snapshot(live)
