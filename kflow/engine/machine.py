@@ -72,8 +72,11 @@ class RunMachine:
         self._uncommitted: list[tuple[_ReadyKey, int]] = []
         """The staged tasks again, best first (entries already promoted are dropped lazily)."""
         self._retries: list[tuple[float, str, int]] = []
-        self._vacated: set[tuple[str, int | None]] = set()
-        """Attempts that ended in a success not folded yet, whose slots `vacate` freed."""
+        self._vacated: TaskState | None = None
+        """The task whose attempt ended in a success not folded yet, and whose slot `vacate`
+        freed (one at most: its success is folded next)."""
+        self._vacant = 0
+        """1 while a slot is vacated, else 0: what the slot counts add."""
         # The roots are made ready by the run's first event, which is in the journal
         # already: they need no staging. Plain roots get their states when first looked
         # up (`StepStates`); their keys, in rank order, are a heap as they stand.
@@ -221,11 +224,11 @@ class RunMachine:
                     self._push(task)
             self.state.running -= step.running
             step.running = 0
-        self._vacated.clear()
+        self._vacated, self._vacant = None, 0
 
     def _stop_running(self, step: StepState, task: TaskState) -> None:
-        if self._vacated:
-            self._vacated.discard((task.step, task.index))
+        if task is self._vacated:
+            self._vacated, self._vacant = None, 0
         if task.status is _RUNNING:
             task.status = _READY
             self.state.running -= 1
@@ -251,7 +254,7 @@ class RunMachine:
                 step.status = _CANCELLED if begun else _SKIPPED
                 state.finished_steps += 1
         state.running = 0
-        self._vacated.clear()
+        self._vacated, self._vacant = None, 0
 
     # -- graph propagation ----------------------------------------------
 
@@ -399,20 +402,24 @@ class RunMachine:
         order; replaying it may count one attempt more running than the run allows.
         """
         ready = self._ready
-        if not ready or ready[0] >> _ITEM_BITS >= self.plan.dependent_rank[step_id]:
+        if (
+            not ready
+            or self._vacated is not None
+            or ready[0] >> _ITEM_BITS >= self.plan.dependent_rank[step_id]
+        ):
             return False
-        self._vacated.add((step_id, index))
+        self._vacated, self._vacant = self.state.steps[step_id].tasks[index or 0], 1
         return True
 
     def has_free_slot(self) -> bool:
         """Whether fewer attempts run than the run may run at once (vacated ones aside)."""
-        return self.state.running - len(self._vacated) < self.state.max_concurrency
+        return self.state.running - self._vacant < self.state.max_concurrency
 
     def has_free_slot_and_ready_task(self, durable: int) -> bool:
         """A cheap test of whether `decide(now, durable)` might start something now: a
         slot is free, and a task is queued or waits for an event now durable."""
         state = self.state  # `has_free_slot`, inlined: this runs once or twice a step
-        return state.running - len(self._vacated) < state.max_concurrency and (
+        return state.running - self._vacant < state.max_concurrency and (
             bool(self._ready) or self.promotable(durable)
         )
 
@@ -499,7 +506,7 @@ class RunMachine:
         ready, steps, ranked = self._ready, self.state.steps, self.plan.ranked
         deferred: list[_ReadyKey] = []
         started: list[StepState] = []
-        slots = self.state.max_concurrency - self.state.running + len(self._vacated)
+        slots = self.state.max_concurrency - self.state.running + self._vacant
         while ready and slots > 0:
             key = heapq.heappop(ready)
             step = steps[ranked[key >> _ITEM_BITS]]
