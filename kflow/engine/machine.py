@@ -525,11 +525,15 @@ class RunMachine:
                 heapq.heappush(ready, key)
                 task.queued = True
                 break
-            if step.input_error is not None:
-                commands.append(cmd.Record(self._input_failure(step, now)))
-                continue
-            if task.interruptions >= MAX_INTERRUPTIONS:
-                commands.append(cmd.Record(self._crash_loop_failure(step, task, now)))
+            if step.input_error is not None or task.interruptions >= MAX_INTERRUPTIONS:
+                failure = (
+                    self._input_failure(step, now)
+                    if step.input_error is not None
+                    else self._crash_loop_failure(step, task, now)
+                )
+                commands.append(cmd.Record(failure))
+                if failure.decision == "fail":
+                    break  # once folded it fails the run, which then starts nothing more
                 continue
             plan_step = self.plan.steps[step.id]
             if plan_step.fan_out is not None:  # its items may have a limit of their own

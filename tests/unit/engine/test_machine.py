@@ -814,9 +814,7 @@ def test_a_free_slot_and_a_task_whose_readying_event_is_durable_mean_decide_can_
     assert second.step == "c"
 
 
-def test_a_success_frees_its_slot_early_only_for_a_queued_task_its_dependents_cannot_outrank() -> (
-    None
-):
+def test_a_slot_is_freed_early_only_for_a_task_the_successs_dependents_cannot_outrank() -> None:
     plan = plan_of(
         """
 steps:
@@ -861,3 +859,22 @@ steps:
     assert machine.state.running == 1
     assert not machine.has_free_slot()  # the fold freed nothing twice
     assert starts(machine.decide(1.0)) == []
+
+
+def test_a_step_that_fails_the_run_as_it_would_start_stops_the_decisions_other_starts() -> None:
+    plan = plan_of(
+        """
+inputs: [{name: x, type: string, default: not a list}]
+steps:
+  - {id: bad, action: echo, parallel: {over: v}, inputs: {v: $inputs.x}}
+  - {id: good, action: sleep, inputs: {seconds: 0.05}}
+"""
+    )
+    machine = new_machine(plan, {"x": "not a list"}, concurrency=4)
+    commands = machine.decide(1.0)
+    (failure,) = records(commands)
+    after = commands[commands.index(cmd.Record(failure)) + 1 :]
+    assert starts(after) == []  # a start there would come after the run began failing
+    assert isinstance(failure, ev.StepFailed) and failure.decision == "fail"
+    machine.apply(failure)
+    assert [type(e) for e in records(machine.decide(1.0))] == [ev.RunFailed]
