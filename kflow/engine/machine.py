@@ -18,6 +18,7 @@ import msgspec
 from kflow.engine import commands as cmd
 from kflow.engine import events as ev
 from kflow.engine.failure import decide_failure
+from kflow.engine.messages import bad_result, items_failed
 from kflow.engine.state import RunState, RunStatus, StepState, StepStates, StepStatus, TaskState
 from kflow.errors import ErrorKind
 from kflow.expr import MissingValue, render, resolve
@@ -283,7 +284,7 @@ class RunMachine:
         if step.status.finished or step.done + step.failed_items < len(step.tasks):
             return
         if step.failed_items:
-            step.error = _items_failed_error(step)
+            step.error = items_failed(step)
         self._step_succeeded(step, self._collect(step))
 
     def _step_failed(self, step: StepState, error: ev.ErrorInfo, *, fail_run: bool) -> None:
@@ -636,10 +637,10 @@ class RunMachine:
                 at=now, step=start.step, index=start.index, attempt=start.attempt, output=output
             )
         if not isinstance(result, dict):
-            return self.failed(start, _bad_result(plan_step, result), None, now)
+            return self.failed(start, bad_result(plan_step, result), None, now)
         missing = [key for key in plan_step.outputs.values() if key not in result]
         if missing:
-            return self.failed(start, _bad_result(plan_step, result, missing), None, now)
+            return self.failed(start, bad_result(plan_step, result, missing), None, now)
         output = {name: result[key] for name, key in plan_step.outputs.items()}
         return ev.StepSucceeded(
             at=now, step=start.step, index=start.index, attempt=start.attempt, output=output
@@ -665,30 +666,6 @@ class RunMachine:
         )
 
 
-_LISTED_ITEM_ERRORS = 5
-"""How many failed items the summary of a partly failed fan-out step lists."""
-
-
-def _items_failed_error(step: StepState) -> ev.ErrorInfo:
-    """One error naming the failed items of a fan-out step that finished under `continue`."""
-    failed = [t for t in step.tasks if t.status is _FAILED]
-    listed = " | ".join(
-        f"[{t.index}] {t.error.message if t.error else 'failed'}"
-        for t in failed[:_LISTED_ITEM_ERRORS]
-    )
-    if len(failed) > _LISTED_ITEM_ERRORS:
-        listed += f" | ... and {len(failed) - _LISTED_ITEM_ERRORS} more"
-    first = failed[0].error
-    return ev.ErrorInfo(
-        kind=first.kind if first else ErrorKind.UNKNOWN,
-        message=(
-            f"{len(failed)} of {len(step.tasks)} items failed (on_failure: continue, "
-            f"so their outputs are null): {listed}"
-        ),
-        type="ItemsFailed",
-    )
-
-
 def _fan_out_has_room(plan_step: PlanStep, step: StepState) -> bool:
     assert plan_step.fan_out is not None
     limit = plan_step.fan_out.max_concurrency
@@ -697,18 +674,3 @@ def _fan_out_has_room(plan_step: PlanStep, step: StepState) -> bool:
 
 class _FanOutError(Exception):
     """A fan-out step's inputs hold no list to fan out over."""
-
-
-def _bad_result(plan_step: PlanStep, result: Any, missing: list[str] | None = None) -> ev.ErrorInfo:
-    declared = ", ".join(f"{n} (from '{k}')" for n, k in plan_step.outputs.items())
-    if missing is None:
-        message = (
-            f"step '{plan_step.id}' declares outputs {declared} but its action returned "
-            f"{type(result).__name__}, not a dict; return a dict with those keys"
-        )
-    else:
-        message = (
-            f"step '{plan_step.id}': the action's result has no key {', '.join(map(repr, missing))}"
-            f" (it has {', '.join(map(repr, result)) or 'no keys'}); declared outputs: {declared}"
-        )
-    return ev.ErrorInfo(kind=ErrorKind.VALIDATION, message=message, type="OutputError")

@@ -19,6 +19,14 @@ def _checkpoint_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("kflow-checkpoint")]
 
 
+def _wait_for_a_checkpoint(path: Path, size_before: int) -> None:
+    """Wait up to 10 s for the checkpoint thread to move pages into the database file."""
+    deadline = time.monotonic() + 10
+    while path.stat().st_size == size_before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.stat().st_size > size_before, "no checkpoint moved the WAL into the file"
+
+
 def test_the_writer_checkpoints_itself_only_as_a_backstop(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "j.db")
     try:
@@ -38,10 +46,7 @@ def test_pages_reach_the_database_file_while_the_store_stays_open(tmp_path: Path
             event = ev.StepStarted(at=float(seq), step=f"s{seq}", attempt=1)
             store.append([entry("r1", seq, event)])
         assert _checkpoint_threads()
-        deadline = time.monotonic() + 10
-        while path.stat().st_size == before and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert path.stat().st_size > before, "no checkpoint moved the WAL into the file"
+        _wait_for_a_checkpoint(path, before)
     finally:
         store.close()
     assert not _checkpoint_threads()
@@ -63,10 +68,7 @@ def test_a_few_large_commits_are_checkpointed_by_the_thread_too(tmp_path: Path) 
             event = ev.StepSucceeded(at=float(seq), step=f"s{seq}", attempt=1, output=output)
             store.append([entry("r1", seq, event)])
         assert _checkpoint_threads(), "no checkpoint thread after ~1,500 pages in 60 commits"
-        deadline = time.monotonic() + 10
-        while path.stat().st_size == before and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert path.stat().st_size > before, "no checkpoint moved the WAL into the file"
+        _wait_for_a_checkpoint(path, before)
     finally:
         store.close()
 
