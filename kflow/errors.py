@@ -152,3 +152,8 @@ class RunStateError(KflowError):
 
 class StoreError(KflowError):
     """The journal store failed; the driver's error is the `__cause__`."""
+
+
+class LeaseChanged(StoreError):
+    """An append made only while a run's lease stayed with the holder its caller saw was
+    refused: another process took the run meanwhile. Nothing was appended."""

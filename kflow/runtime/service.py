@@ -18,7 +18,7 @@ from kflow.actions import KflowConfig, find_config
 from kflow.engine import events as ev
 from kflow.engine.machine import RunMachine
 from kflow.engine.state import RunState, RunStatus
-from kflow.errors import RunStateError
+from kflow.errors import LeaseChanged, RunStateError
 from kflow.plan import Plan, compile_plan, load_plan
 from kflow.runtime import queries
 from kflow.runtime.definitions import Definitions, Environment
@@ -31,6 +31,8 @@ from kflow.store.protocol import Entry, JournalStore, RunSummary
 
 Workflow = str | Path | WorkflowSpec | Plan
 CONTROL_WAIT_SECONDS = 10.0
+_CONTROL_ATTEMPTS = 3
+"""Times a pause, resume or cancel looks again when the run changes hands under it."""
 DEFAULT_MAX_CONCURRENCY = 8
 
 
@@ -241,23 +243,34 @@ class Service:
 
     async def _control(self, run_id: str, action: str, reason: str) -> str:
         run_id = self.store.resolve_id(run_id)
-        events = self.store.read(run_id)
-        _check_allowed(run_id, self.definitions.machine(events).state.status, action)
-        now = time.time()
-        if is_live(self.store.lease(run_id), now):
-            request = self.store.request(run_id, action, reason, now)
-            if await self._await_handled(run_id, request):
-                now_events = self.store.read(run_id)
-                status = self.definitions.machine(now_events).state.status
-                _check_applied(run_id, now_events[len(events) :], status, action)
-                return "requested"
-            # The worker stopped before it saw the request: carry it out here.
-            self.store.mark_handled([request], time.time())
+        for _ in range(_CONTROL_ATTEMPTS):
             events = self.store.read(run_id)
             _check_allowed(run_id, self.definitions.machine(events).state.status, action)
-        event = _control_event(action, reason, time.time())
-        self.store.append([Entry(run_id, len(events), event, ev.encode(event))])
-        return {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
+            lease = self.store.lease(run_id)
+            if is_live(lease, time.time()):
+                request = self.store.request(run_id, action, reason, time.time())
+                if await self._await_handled(run_id, request):
+                    now_events = self.store.read(run_id)
+                    status = self.definitions.machine(now_events).state.status
+                    _check_applied(run_id, now_events[len(events) :], status, action)
+                    return "requested"
+                # The worker stopped before it saw the request: carry it out here.
+                self.store.mark_handled([request], time.time())
+                continue
+            event = _control_event(action, reason, time.time())
+            entry = Entry(run_id, len(events), event, ev.encode(event))
+            try:
+                # Only if no worker took the run since its lease was read: one adopting it
+                # reads the journal after taking the lease, so it sees this event, and never
+                # appends where this one went (which would stop that worker).
+                self.store.append([entry], holders={run_id: lease.owner if lease else None})
+            except LeaseChanged:
+                continue  # a worker took the run meanwhile: ask it instead
+            return {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
+        raise RunStateError(
+            f"run '{run_id}' changed hands {_CONTROL_ATTEMPTS} times while being controlled "
+            "(workers taking it over and stopping); try again"
+        )
 
     async def _await_handled(self, run_id: str, request: int) -> bool:
         """Wait for the owner to carry out a request; False if the owner is gone."""

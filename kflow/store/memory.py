@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from kflow.engine import events as ev
-from kflow.errors import DefinitionNotFound, RunNotFound, StoreError
+from kflow.errors import DefinitionNotFound, LeaseChanged, RunNotFound, StoreError
 from kflow.store.protocol import ControlRequest, Entry, Lease, RunSummary
 
 _TERMINAL = {ev.RunSucceeded: "succeeded", ev.RunFailed: "failed", ev.RunCancelled: "cancelled"}
@@ -31,9 +31,14 @@ class MemoryStore:
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
         leases: Sequence[Lease] = (),
+        holders: Mapping[str, str | None] | None = None,
     ) -> None:
         """Append all entries (and keep the definitions and leases), or none if one is out
-        of sequence or a lease is held already."""
+        of sequence, a lease is held already, or a lease changed hands (`holders`)."""
+        for run_id, owner in (holders or {}).items():
+            held = self.leases.get(run_id)
+            if (held.owner if held else None) != owner:
+                raise LeaseChanged(f"run '{run_id}' was taken by another worker meanwhile")
         leased: set[str] = set()
         for lease in leases:
             if lease.run_id in self.leases or lease.run_id in leased:

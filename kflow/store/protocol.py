@@ -76,13 +76,15 @@ class JournalStore(Protocol):
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
         leases: Sequence[Lease] = (),
+        holders: Mapping[str, str | None] | None = None,
     ) -> None:
         """Append all entries in one transaction; durable when this returns.
 
         `definitions` are workflow specs (JSON) by digest, for new runs' `RunCreated`
         events to refer to: stored in the same transaction, once per digest. `leases`
         are the leases of runs this append creates (nobody can hold those yet), taken in
-        the same transaction too.
+        the same transaction too. `holders`: each run's lease holder as the caller saw it
+        (None: no lease); if one has changed, nothing is appended (LeaseChanged).
         """
         ...
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import msgspec
 
 from kflow.engine import events as ev
-from kflow.errors import DefinitionNotFound, RunNotFound, StoreError
+from kflow.errors import DefinitionNotFound, LeaseChanged, RunNotFound, StoreError
 from kflow.store import sql
 from kflow.store.batches import Row, batch_rows, row_events
 from kflow.store.checkpointer import Checkpointer
@@ -102,6 +102,7 @@ class SqliteStore:
         entries: Sequence[Entry],
         definitions: Mapping[str, bytes] | None = None,
         leases: Sequence[Lease] = (),
+        holders: Mapping[str, str | None] | None = None,
     ) -> None:
         """Append all entries in one transaction, keeping the `runs` projection in step.
 
@@ -111,11 +112,13 @@ class SqliteStore:
         """
         rows = batch_rows(entries)
         with self._lock:  # a failed commit takes the ends back before anyone appends again
-            if not definitions and not leases and self._rows_alone(entries, rows):
+            if not (definitions or leases or holders) and self._rows_alone(entries, rows):
                 self._append_rows(rows)
                 return
             try:
                 with self._transaction("write to", stored_bytes=_stored_bytes(rows)):
+                    if holders:
+                        self._check_holders(holders)
                     ends = self._in_sequence(rows)
                     if definitions:
                         self._db.executemany(_Q["insert_definition"], definitions.items())
@@ -131,6 +134,13 @@ class SqliteStore:
             except BaseException:
                 self._ends.forget(row[0] for row in rows)
                 raise
+
+    def _check_holders(self, holders: Mapping[str, str | None]) -> None:
+        """LeaseChanged unless each run's lease is held by the owner given (None: none)."""
+        found = dict(self._db.execute(_Q["get_lease_owners"], (_json_list(list(holders)),)))
+        for run_id, owner in holders.items():
+            if found.get(run_id) != owner:
+                raise LeaseChanged(f"run '{run_id}' was taken by another worker meanwhile")
 
     def _rows_alone(self, entries: Sequence[Entry], rows: list[Row]) -> bool:
         """Whether `rows` are the whole append: no run made or ended (`runs` stays as it

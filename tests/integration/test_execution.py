@@ -574,3 +574,44 @@ def test_a_run_cancelled_while_it_sleeps_records_nothing_after_its_end(service: 
     # Lingering past the nap's end: its timer must not record anything any more.
     run_id = cancelled_while_running(service, workflow, "not needed", linger=0.5)
     assert isinstance(service.history(run_id)[-1], ev.RunCancelled)
+
+
+def test_a_cancel_racing_a_worker_that_adopts_the_run_asks_that_worker(
+    service: Service, tmp_path: Path
+) -> None:
+    """`kflow cancel` read no live lease, then `kflow recover` took the run: the cancel's
+    own append is refused (it would have stopped the worker) and it asks the worker."""
+    workflow = load_plan(
+        "steps:\n  - {id: a, action: sleep, inputs: {seconds: 0.3}}\n"
+        "  - {id: b, action: noop, depends_on: [a]}\n",
+        "t.yaml",
+    )
+    store = service.store
+    assert isinstance(store, SqliteStore)
+    other_store = SqliteStore(store.path)  # the `kflow cancel` process
+    other = Service(other_store, KflowConfig())
+    read_lease = other_store.lease
+    leases_read: list[str] = []
+
+    def lease_read_before_the_worker_took_it(run_id: str) -> Any:
+        leases_read.append(run_id)
+        return None if len(leases_read) == 1 else read_lease(run_id)
+
+    other_store.lease = lease_read_before_the_worker_took_it  # type: ignore[method-assign]
+
+    async def main() -> tuple[str, list[Any]]:
+        (run_id,) = await service.create_many(workflow, [{}])  # stored, nobody executes it
+        execution = asyncio.create_task(service.execute([run_id]))
+        await asyncio.sleep(0.05)  # the worker has taken the lease and started `a`
+        answer = await other.cancel(run_id, "at the same moment")
+        return answer, await execution
+
+    try:
+        answer, (result,) = asyncio.run(asyncio.wait_for(main(), 20))
+    finally:
+        other_store.close()
+    assert answer == "requested"  # the worker carried it out
+    assert result.status == "cancelled"
+    assert len(leases_read) >= 2  # refused once, then asked the worker (which polls it)
+    events = store.read(result.run_id)
+    assert [type(e) for e in events].count(ev.RunCancelled) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kflow.engine import events as ev
-from kflow.errors import DefinitionNotFound, RunNotFound, StoreError
+from kflow.errors import DefinitionNotFound, LeaseChanged, RunNotFound, StoreError
 from kflow.store import Entry, JournalStore, Lease, MemoryStore, SqliteStore
 
 
@@ -218,3 +218,18 @@ def test_many_leases_are_taken_at_once_each_from_the_holder_seen(store: JournalS
         "seen": Lease("seen", "w2", "h", 11, 2.0),
         "mine": Lease("mine", "w2", "h", 11, 2.0),
     }
+
+
+def test_an_append_for_the_lease_holder_seen_is_refused_once_another_took_the_run(
+    store: JournalStore,
+) -> None:
+    store.append([created("r1")])
+    cancelled = ev.RunCancelled(at=2.0, reason="by hand")
+    store.append([entry("r1", 1, cancelled)], holders={"r1": None})  # nobody holds it: kept
+    assert store.take_leases([Lease("r1", "w1", "host", 10, 3.0)], {"r1": None}) == ["r1"]
+    paused = ev.RunPaused(at=4.0, reason="too late")
+    with pytest.raises(LeaseChanged, match="r1' was taken by another worker meanwhile"):
+        store.append([entry("r1", 2, paused)], holders={"r1": None})
+    assert store.read("r1") == [store.read("r1")[0], cancelled]  # nothing of it was kept
+    store.append([entry("r1", 2, paused)], holders={"r1": "w1"})  # the holder seen: kept
+    assert store.read("r1")[-1] == paused
