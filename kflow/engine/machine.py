@@ -409,6 +409,10 @@ class RunMachine:
             or ready[0] >> _ITEM_BITS >= self.plan.dependent_rank[step_id]
         ):
             return False
+        if index is not None and _has_item_limit(self.plan.steps[step_id]):
+            # The item still counts against its step's own limit until its success is
+            # folded: the step's next item could not take the slot, a lesser task would.
+            return False
         self._vacated, self._vacant = self.state.steps[step_id].tasks[index or 0], 1
         return True
 
@@ -664,6 +668,10 @@ class RunMachine:
             decision=decision.decision,
             retry_at=decision.retry_at,
         )
+
+
+def _has_item_limit(plan_step: PlanStep) -> bool:
+    return plan_step.fan_out is not None and plan_step.fan_out.max_concurrency is not None
 
 
 def _fan_out_has_room(plan_step: PlanStep, step: StepState) -> bool:

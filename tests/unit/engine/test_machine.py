@@ -878,3 +878,23 @@ steps:
     assert isinstance(failure, ev.StepFailed) and failure.decision == "fail"
     machine.apply(failure)
     assert [type(e) for e in records(machine.decide(1.0))] == [ev.RunFailed]
+
+
+def test_an_item_of_a_fan_out_with_its_own_limit_does_not_free_its_slot_early() -> None:
+    # The item counts against its step's limit until its success is folded: the step's
+    # next item could not take the slot, and a lesser queued step would, for its whole run.
+    plan = plan_of(
+        """
+steps:
+  - {id: f, action: echo, parallel: {over: x, max_concurrency: 1}, inputs: {x: [1, 2, 3]}}
+  - {id: lesser, action: noop}
+"""
+    )
+    machine = new_machine(plan, concurrency=2)
+    first = starts(machine.decide(1.0))
+    assert [(c.step, c.index) for c in first] == [("f", 0), ("lesser", None)]
+    for command in first:
+        start(machine, command)
+    assert not machine.vacate("f", 0)
+    machine.apply(machine.succeeded(first[0], {"x": 1}, 1.0))
+    assert [(c.step, c.index) for c in starts(machine.decide(1.0))] == [("f", 1)]
