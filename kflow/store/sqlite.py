@@ -137,7 +137,8 @@ class SqliteStore:
 
     def _check_holders(self, holders: Mapping[str, str | None]) -> None:
         """LeaseChanged unless each run's lease is held by the owner given (None: none)."""
-        found = dict(self._db.execute(_Q["get_lease_owners"], (_json_list(list(holders)),)))
+        rows = self._db.execute(_Q["get_leases"], (_json_list(list(holders)),))
+        found = {row[0]: row[1] for row in rows}
         for run_id, owner in holders.items():
             if found.get(run_id) != owner:
                 raise LeaseChanged(f"run '{run_id}' was taken by another worker meanwhile")

@@ -70,9 +70,6 @@ SELECT run_id, owner, host, pid, heartbeat_at FROM leases WHERE run_id = ?
 SELECT run_id, owner, host, pid, heartbeat_at FROM leases
 WHERE run_id IN (SELECT value FROM json_each(?))
 
--- name: get_lease_owners
-SELECT run_id, owner FROM leases WHERE run_id IN (SELECT value FROM json_each(?))
-
 -- name: insert_lease
 -- The lease of a run stored in the same transaction: nobody can hold it yet.
 INSERT INTO leases (run_id, owner, host, pid, heartbeat_at) VALUES (?, ?, ?, ?, ?)
